@@ -75,6 +75,15 @@ int dp_stats_read(struct dp *dp, struct dp_stats *out);
 /* Zero every counter (tests and benchmarks; not for production). */
 int dp_stats_clear(struct dp *dp);
 
+enum dp_prog {
+	DP_PROG_TRUNK,   /* XDP, trunk ingress */
+	DP_PROG_SERVICE, /* XDP, service port ingress */
+	DP_PROG_TC_MARK, /* tc clsact ingress, routing mark */
+};
+
+/* Program fd for BPF_PROG_TEST_RUN (tests, benchmarks); -EPERM if read-only. */
+int dp_prog_fd(struct dp *dp, enum dp_prog which);
+
 /* The directory this handle pins under. */
 const char *dp_pin_dir(const struct dp *dp);
 

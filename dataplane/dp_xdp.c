@@ -302,6 +302,21 @@ static int need_writer(const struct dp *dp)
 	return dp->skel ? 0 : -EPERM;
 }
 
+int dp_prog_fd(struct dp *dp, enum dp_prog which)
+{
+	if (!dp->skel)
+		return -EPERM;
+	switch (which) {
+	case DP_PROG_TRUNK:
+		return bpf_program__fd(dp->skel->progs.vif_xdp_trunk);
+	case DP_PROG_SERVICE:
+		return bpf_program__fd(dp->skel->progs.vif_xdp_service);
+	case DP_PROG_TC_MARK:
+		return bpf_program__fd(dp->skel->progs.vif_tc_mark);
+	}
+	return -EINVAL;
+}
+
 /* ---- attach / detach ------------------------------------------------ */
 
 int dp_xdp_mode_of(int ifindex, __u32 *prog_id)
