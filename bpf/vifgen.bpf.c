@@ -8,10 +8,10 @@
  * recycled without being re-initialised, and the receiving dataplane pops
  * tags in place (see DEVELOPERS.md).
  *
- * vifgen_count sits on the receiving veths: counts frames per VLAN (the
- * inner VLAN is gone by then, so the counter is keyed by the frame's
- * source MAC's last two bytes, which vifgen_tx sets to the VLAN id) and
- * drops or passes them.
+ * vifgen_count sits on the receiving veths: counts frames per VLAN and
+ * drops or passes them.  A tagged frame counts under its tag; an untagged
+ * one (the dataplane popped the tag) under its source MAC's last two
+ * bytes, which vifgen_tx sets to the VLAN id.
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -108,7 +108,14 @@ int vifgen_count(struct xdp_md *ctx)
 		c->packets++;
 		c->bytes += data_end - data;
 	}
-	if ((void *)(eth + 1) <= data_end) {
+	if ((void *)(eth + 1) + 4 <= data_end &&
+	    eth->h_proto == bpf_htons(ETH_P_8021Q)) {
+		/* Tagged (a sink on the trunk's router side): the tag says. */
+		vid = bpf_ntohs(*(__be16 *)(eth + 1)) & 0xfff;
+		n = bpf_map_lookup_elem(&vifgen_by_vlan, &vid);
+		if (n)
+			*n += 1;
+	} else if ((void *)(eth + 1) <= data_end) {
 		vid = ((__u32)eth->h_source[4] << 8 | eth->h_source[5]) & 0xfff;
 		n = bpf_map_lookup_elem(&vifgen_by_vlan, &vid);
 		if (n)

@@ -98,8 +98,10 @@ vif_svc_classify(struct hdr_cursor *cur, void *data_end, struct ethhdr *eth,
 
 			if ((void *)(type + 1) > data_end)
 				return VIF_DROP_MALFORMED;
-			/* RS, RA, NS, NA, redirect */
-			if (*type >= 133 && *type <= 137)
+			/* RS, RA, NS, NA, redirect; MLD query/report/done
+			 * and MLDv2 report, which DAD sends from :: */
+			if ((*type >= 133 && *type <= 137) ||
+			    (*type >= 130 && *type <= 132) || *type == 143)
 				pkt->cls = VIF_CLASS_CTRL;
 		}
 		/* A VIF has no global IPv6: only fe80::/10 and DAD's ::. */
