@@ -647,10 +647,9 @@ static int entry_publish(struct dp *dp, __u16 vlan, __u32 index,
 	return 0;
 }
 
-typedef int (*entry_fn)(struct dp *dp, struct vif_entry *e, const void *arg);
+typedef int (*entry_fn)(struct dp *dp, struct vif_entry *e, void *arg);
 
-static int entry_modify(struct dp *dp, __u16 vlan, entry_fn fn,
-			const void *arg)
+static int entry_modify(struct dp *dp, __u16 vlan, entry_fn fn, void *arg)
 {
 	struct vif_entry e;
 	__u32 index;
@@ -680,6 +679,16 @@ static int zero_quota_slot(struct dp *dp, __u16 vlan, __u32 epoch)
 	if (bpf_map_update_elem(dp->map_fd[DP_MAP_QSHR], &key, &zero, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+/* Drop ifindex from vif_ports if it still points at vlan. */
+static void port_forget(struct dp *dp, __u32 ifindex, __u16 vlan)
+{
+	struct vif_port p;
+
+	if (!bpf_map_lookup_elem(dp->map_fd[DP_MAP_PORTS], &ifindex, &p) &&
+	    p.vlan == vlan)
+		bpf_map_delete_elem(dp->map_fd[DP_MAP_PORTS], &ifindex);
 }
 
 int dp_vif_upsert(struct dp *dp, const struct vif_spec *spec, char *errbuf,
@@ -717,43 +726,31 @@ int dp_vif_upsert(struct dp *dp, const struct vif_spec *spec, char *errbuf,
 	err = entry_publish(dp, spec->vlan, index, &e);
 	if (err)
 		return err;
-	if (old_if) {
-		struct vif_port p;
+	if (old_if)
+		port_forget(dp, old_if, spec->vlan);
+	return 0;
+}
 
-		key = old_if;
-		if (!bpf_map_lookup_elem(dp->map_fd[DP_MAP_PORTS], &key, &p) &&
-		    p.vlan == spec->vlan)
-			bpf_map_delete_elem(dp->map_fd[DP_MAP_PORTS], &key);
-	}
+static int clear_entry(struct dp *dp, struct vif_entry *e, void *arg)
+{
+	__u32 *old_if = arg, epoch = e->quota_epoch;
+
+	*old_if = e->svc_ifindex;
+	memset(e, 0, sizeof(*e));
+	/* Keep the epoch so a later VIF on this VLAN starts a new one. */
+	e->quota_epoch = epoch;
 	return 0;
 }
 
 int dp_vif_delete(struct dp *dp, __u16 vlan)
 {
-	struct vif_entry cur, e = {};
-	struct vif_port p;
-	__u32 index, key;
+	__u32 old_if = 0;
 	int err;
 
-	err = need_writer(dp);
+	err = entry_modify(dp, vlan, clear_entry, &old_if);
 	if (err)
 		return err;
-	if (!policy_vlan_valid(vlan))
-		return -EINVAL;
-	err = entry_read(dp, vlan, &index, &cur);
-	if (err)
-		return err;
-	if (cur.vlan != vlan)
-		return -ENOENT;
-	/* Keep the epoch so a later VIF on this VLAN starts a new one. */
-	e.quota_epoch = cur.quota_epoch;
-	err = entry_publish(dp, vlan, index, &e);
-	if (err)
-		return err;
-	key = cur.svc_ifindex;
-	if (!bpf_map_lookup_elem(dp->map_fd[DP_MAP_PORTS], &key, &p) &&
-	    p.vlan == vlan)
-		bpf_map_delete_elem(dp->map_fd[DP_MAP_PORTS], &key);
+	port_forget(dp, old_if, vlan);
 	return 0;
 }
 
@@ -831,9 +828,9 @@ out:
 	return err;
 }
 
-static int set_flag(struct dp *dp, struct vif_entry *e, const void *arg)
+static int set_flag(struct dp *dp, struct vif_entry *e, void *arg)
 {
-	const __u32 *fl = arg; /* [0] = flag, [1] = on */
+	__u32 *fl = arg; /* [0] = flag, [1] = on */
 
 	e->flags = fl[1] ? e->flags | fl[0] : e->flags & ~fl[0];
 	return 0;
@@ -853,9 +850,9 @@ int dp_active_set(struct dp *dp, __u16 vlan, bool active)
 	return entry_modify(dp, vlan, set_flag, arg);
 }
 
-static int set_chain(struct dp *dp, struct vif_entry *e, const void *arg)
+static int set_chain(struct dp *dp, struct vif_entry *e, void *arg)
 {
-	__u16 nh = *(const __u16 *)arg;
+	__u16 nh = *(__u16 *)arg;
 	struct vif_entry next;
 
 	if (nh) {
@@ -879,9 +876,9 @@ struct quota_arg {
 	__u32 flags;
 };
 
-static int set_quota(struct dp *dp, struct vif_entry *e, const void *arg)
+static int set_quota(struct dp *dp, struct vif_entry *e, void *arg)
 {
-	const struct quota_arg *q = arg;
+	struct quota_arg *q = arg;
 
 	if (q->flags & ~VIF_QUOTA_FLAGS)
 		return -EINVAL;
@@ -899,7 +896,7 @@ int dp_quota_set(struct dp *dp, __u16 vlan, __u64 limit, __u32 flags)
 	return entry_modify(dp, vlan, set_quota, &q);
 }
 
-static int reset_quota(struct dp *dp, struct vif_entry *e, const void *arg)
+static int reset_quota(struct dp *dp, struct vif_entry *e, void *arg)
 {
 	int err;
 

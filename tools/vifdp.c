@@ -560,6 +560,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (log_get_level() < LOG_LVL_DEBUG)
+		log_set_level(LOG_LVL_WARN);
 	log_hook_libbpf();
 	c.opts.read_only = want_read_only(argc, argv);
 	err = dp_open(&c.opts, &c.dp);
@@ -570,7 +572,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = dispatch(&c, argc, argv);
-	if (err && err != -EINVAL)
+	if (err == -ENOENT)
+		fprintf(stderr, "vifdp %s: no such VIF\n", argv[0]);
+	else if (err && err != -EINVAL)
 		fprintf(stderr, "vifdp %s: %s (%d)\n", argv[0], strerror(-err),
 			err);
 	dp_close(c.dp);
