@@ -58,6 +58,7 @@ struct dp {
 	char pin_dir[PATH_MAX];
 	enum dp_xdp_mode mode;
 	int map_fd[DP_MAP__MAX];
+	__u32 config_map_id; /* tells our programs from other instances' */
 	int lock_fd;
 	int ncpus;
 	void *scratch; /* per-CPU batch buffer, sized for the biggest map */
@@ -138,14 +139,21 @@ static int dp_lock(struct dp *dp)
 	return 0;
 }
 
+/* pin_dir is at most PATH_MAX - 1; the map names are short. */
+#define DP_MAP_PATH_MAX (PATH_MAX + 32)
+
+static void map_path(const struct dp *dp, int i, char *buf)
+{
+	snprintf(buf, DP_MAP_PATH_MAX, "%s/%s", dp->pin_dir, dp_map_names[i]);
+}
+
 static int open_pinned_maps(struct dp *dp)
 {
-	char path[PATH_MAX];
+	char path[DP_MAP_PATH_MAX];
 	int i, err;
 
 	for (i = 0; i < DP_MAP__MAX; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir,
-			 dp_map_names[i]);
+		map_path(dp, i, path);
 		dp->map_fd[i] = bpf_obj_get(path);
 		if (dp->map_fd[i] < 0) {
 			err = -errno;
@@ -205,6 +213,15 @@ static int check_config(struct dp *dp, bool writable)
 		pr_warn("Pinned dataplane at '%s' has ABI version %u, this build speaks %u\n",
 			dp->pin_dir, cfg.abi_version, VIF_ABI_VERSION);
 		return -EPROTO;
+	}
+	{
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(dp->map_fd[DP_MAP_CONFIG], &info,
+					   &len))
+			return -errno;
+		dp->config_map_id = info.id;
 	}
 	if (cfg.abi_version || !writable)
 		return 0;
@@ -334,19 +351,29 @@ int dp_xdp_mode_of(int ifindex, __u32 *prog_id)
 	return q.attach_mode;
 }
 
-/* Is the XDP program on ifindex one of ours?  We touch nothing else. */
-static bool xdp_prog_is_ours(__u32 prog_id)
+/*
+ * Is prog_id one of ours, i.e. a program of this instance?  Another pin
+ * directory's instance has programs of the same names, so the test is that
+ * the program uses our vif_config map.
+ */
+static bool prog_is_ours(const struct dp *dp, __u32 prog_id)
 {
 	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(info), ids[16] = {}, i;
 	bool ours = false;
 	int fd;
 
+	if (!prog_id)
+		return false;
 	fd = bpf_prog_get_fd_by_id(prog_id);
 	if (fd < 0)
 		return false;
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-		ours = !strncmp(info.name, "vif_xdp_", 8);
+		for (i = 0; i < info.nr_map_ids && i < 16; i++)
+			if (ids[i] == dp->config_map_id)
+				ours = true;
 	close(fd);
 	return ours;
 }
@@ -362,7 +389,7 @@ static int xdp_attach(struct dp *dp, int ifindex, struct bpf_program *prog)
 	/* Replacing ours in the mode it runs in is atomic: no gap. */
 	mode = dp_xdp_mode_of(ifindex, &old_id);
 	if (mode == XDP_ATTACHED_SKB && dp->mode != DP_XDP_NATIVE &&
-	    xdp_prog_is_ours(old_id))
+	    prog_is_ours(dp, old_id))
 		flags = XDP_FLAGS_SKB_MODE;
 	else
 		flags = dp->mode == DP_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
@@ -379,7 +406,7 @@ static int xdp_attach(struct dp *dp, int ifindex, struct bpf_program *prog)
 	return err;
 }
 
-static int xdp_detach(int ifindex)
+static int xdp_detach(const struct dp *dp, int ifindex)
 {
 	__u32 prog_id = 0;
 	int mode, err;
@@ -387,7 +414,7 @@ static int xdp_detach(int ifindex)
 	mode = dp_xdp_mode_of(ifindex, &prog_id);
 	if (mode < 0)
 		return mode == -ENODEV ? 0 : mode;
-	if (mode == XDP_ATTACHED_NONE || !xdp_prog_is_ours(prog_id))
+	if (mode == XDP_ATTACHED_NONE || !prog_is_ours(dp, prog_id))
 		return 0;
 	err = bpf_xdp_detach(ifindex,
 			     mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE :
@@ -421,7 +448,7 @@ static int tc_attach(int ifindex, int prog_fd)
 	return err;
 }
 
-static int tc_detach(int ifindex)
+static int tc_detach(const struct dp *dp, int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = BPF_TC_INGRESS);
@@ -430,6 +457,11 @@ static int tc_detach(int ifindex)
 	int err;
 
 	/* Only our filter goes; the clsact qdisc may carry others'. */
+	if (bpf_tc_query(&hook, &opts) || !prog_is_ours(dp, opts.prog_id))
+		return 0;
+	opts.prog_id = 0;
+	opts.prog_fd = 0;
+	opts.flags = 0;
 	err = bpf_tc_detach(&hook, &opts);
 	if (err == -ENOENT || err == -ENODEV || err == -EINVAL)
 		return 0;
@@ -516,7 +548,7 @@ int dp_trunk_detach(struct dp *dp)
 	err = config_update(dp, cfg_set_trunk, 0);
 	if (err)
 		return err;
-	return xdp_detach(cfg.trunk_ifindex);
+	return xdp_detach(dp, cfg.trunk_ifindex);
 }
 
 int dp_port_attach(struct dp *dp, int ifindex)
@@ -532,7 +564,7 @@ int dp_port_attach(struct dp *dp, int ifindex)
 		return err;
 	err = xdp_attach(dp, ifindex, dp->skel->progs.vif_xdp_service);
 	if (err)
-		tc_detach(ifindex);
+		tc_detach(dp, ifindex);
 	return err;
 }
 
@@ -543,8 +575,8 @@ int dp_port_detach(struct dp *dp, int ifindex)
 	err = need_writer(dp);
 	if (err)
 		return err;
-	err = xdp_detach(ifindex);
-	err2 = tc_detach(ifindex);
+	err = xdp_detach(dp, ifindex);
+	err2 = tc_detach(dp, ifindex);
 	return err ?: err2;
 }
 
@@ -582,18 +614,41 @@ int dp_resume(struct dp *dp)
 
 static int unpin_all(struct dp *dp)
 {
-	char path[PATH_MAX];
+	char path[DP_MAP_PATH_MAX];
 	int i, err = 0;
 
 	for (i = 0; i < DP_MAP__MAX; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir,
-			 dp_map_names[i]);
+		map_path(dp, i, path);
 		if (unlink(path) && errno != ENOENT && !err)
 			err = -errno;
 	}
 	if (rmdir(dp->pin_dir) && errno != ENOENT && !err)
 		err = -errno;
 	return err;
+}
+
+/*
+ * Every interface of this netns that runs one of our programs: the maps
+ * know only ports that have a VIF, but a port may be attached without one.
+ */
+static int detach_everywhere(struct dp *dp)
+{
+	struct if_nameindex *ifs, *i;
+	int err, ret = 0;
+
+	ifs = if_nameindex();
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index; i++) {
+		err = xdp_detach(dp, i->if_index);
+		if (!ret)
+			ret = err;
+		err = tc_detach(dp, i->if_index);
+		if (!ret)
+			ret = err;
+	}
+	if_freenameindex(ifs);
+	return ret;
 }
 
 int dp_teardown(struct dp *dp)
@@ -604,7 +659,7 @@ int dp_teardown(struct dp *dp)
 	if (ret)
 		return ret;
 	ret = dp_trunk_detach(dp);
-	err = for_each_port(dp, dp_port_detach);
+	err = detach_everywhere(dp);
 	if (!ret)
 		ret = err;
 	err = unpin_all(dp);
@@ -681,6 +736,24 @@ static int zero_quota_slot(struct dp *dp, __u16 vlan, __u32 epoch)
 	return 0;
 }
 
+/* Can vlan's traffic be chained into nh? 0 or -errno. */
+static int chain_target_ok(struct dp *dp, __u16 vlan, __u16 nh)
+{
+	struct vif_entry next;
+
+	if (!policy_vlan_valid(nh) || nh == vlan)
+		return -EINVAL;
+	/* The hop must exist; a dead hop later is CHAIN_DOWN. */
+	if (dp_vif_get(dp, nh, &next))
+		return -ENOENT;
+	/* Frames are addressed to the hop's service end: without its MAC
+	 * they would be dropped there. */
+	if (!(next.svc_mac[0] | next.svc_mac[1] | next.svc_mac[2] |
+	      next.svc_mac[3] | next.svc_mac[4] | next.svc_mac[5]))
+		return -EDESTADDRREQ;
+	return 0;
+}
+
 /* Drop ifindex from vif_ports if it still points at vlan. */
 static void port_forget(struct dp *dp, __u32 ifindex, __u16 vlan)
 {
@@ -705,6 +778,15 @@ int dp_vif_upsert(struct dp *dp, const struct vif_spec *spec, char *errbuf,
 	err = policy_validate(spec, errbuf, errlen);
 	if (err)
 		return err;
+	if (spec->next_hop) {
+		err = chain_target_ok(dp, spec->vlan, spec->next_hop);
+		if (err) {
+			snprintf(errbuf, errlen,
+				 "VIF %u: chain next hop %u unusable: %s",
+				 spec->vlan, spec->next_hop, strerror(-err));
+			return err;
+		}
+	}
 	err = entry_read(dp, spec->vlan, &index, &cur);
 	if (err)
 		return err;
@@ -853,14 +935,12 @@ int dp_active_set(struct dp *dp, __u16 vlan, bool active)
 static int set_chain(struct dp *dp, struct vif_entry *e, void *arg)
 {
 	__u16 nh = *(__u16 *)arg;
-	struct vif_entry next;
+	int err;
 
 	if (nh) {
-		if (!policy_vlan_valid(nh) || nh == e->vlan)
-			return -EINVAL;
-		/* The hop must exist; a dead hop later is CHAIN_DOWN. */
-		if (dp_vif_get(dp, nh, &next))
-			return -ENOENT;
+		err = chain_target_ok(dp, e->vlan, nh);
+		if (err)
+			return err;
 	}
 	e->next_hop = nh;
 	return 0;

@@ -13,7 +13,7 @@ packages=(
     gcc pkg-config meson ninja-build clang llvm
     libbpf-dev bpftool libmnl-dev libjansson-dev libsqlite3-dev
     libcurl4-openssl-dev libdpdk-dev dpdk
-    iproute2 ethtool tcpdump iputils-ping util-linux procps python3
+    iproute2 ethtool tcpdump iputils-ping util-linux procps python3 jq
 )
 
 install_deps() {

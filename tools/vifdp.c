@@ -229,6 +229,17 @@ bad:
 		if (err)
 			return err;
 	}
+	/* "add" must not silently reset an existing VIF's kill switch,
+	 * chain and quota: those have their own commands. */
+	{
+		struct vif_entry cur;
+
+		if (!dp_vif_get(c->dp, s.vlan, &cur)) {
+			fprintf(stderr, "VIF %u exists; delete it first or use killswitch/chain/quota\n",
+				s.vlan);
+			return -EEXIST;
+		}
+	}
 	err = dp_vif_upsert(c->dp, &s, errbuf, sizeof(errbuf));
 	if (err)
 		fprintf(stderr, "Couldn't add VIF %u: %s\n", s.vlan,

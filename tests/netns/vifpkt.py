@@ -11,10 +11,11 @@
   udp-recv  --port P --timeout S [--expect N] [--ready FILE]
       Count datagrams on 0.0.0.0:P until N arrived or S seconds passed
       with nothing new.  Touches FILE once bound.  Prints the count.
-  tagged    --dev IF --vlan V --dst MAC --src MAC --ip-src A --ip-dst B
-            --port P [--count N] [--size B] [--tpid T]
-      Write 802.1Q-tagged IPv4/UDP frames on IF with an AF_PACKET socket,
-      as the trunk's router would.  Prints the number sent.
+  raw       --dev IF --dst MAC --src MAC --ip-src A --ip-dst B --port P
+            [--vlan V] [--count N] [--size B] [--tpid T]
+      Write IPv4/UDP frames on IF with an AF_PACKET socket, 802.1Q-tagged
+      with V when given (as the trunk's router would), and with any source
+      address (as a spoofing service would).  Prints the number sent.
 """
 import argparse
 import errno
@@ -87,10 +88,10 @@ def udp_recv(a):
     return 0
 
 
-def tagged(a):
+def raw(a):
     ip_src = socket.inet_aton(a.ip_src)
     ip_dst = socket.inet_aton(a.ip_dst)
-    payload = b"vifplane-tagged".ljust(a.size, b"y")[: a.size]
+    payload = b"vifplane-raw".ljust(a.size, b"y")[: a.size]
     udp_len = 8 + len(payload)
     udp = struct.pack("!HHHH", 40000, a.port, udp_len, 0) + payload
     pseudo = ip_src + ip_dst + struct.pack("!BBH", 0, 17, udp_len)
@@ -99,8 +100,12 @@ def tagged(a):
     iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0, 64, 17,
                       0, ip_src, ip_dst)
     iph = iph[:10] + struct.pack("!H", csum(iph)) + iph[12:]
-    frame = (mac(a.dst) + mac(a.src) +
-             struct.pack("!HHH", a.tpid, a.vlan & 0x0FFF, 0x0800) + iph + udp)
+    if a.vlan is None:
+        l2 = mac(a.dst) + mac(a.src) + struct.pack("!H", 0x0800)
+    else:
+        l2 = (mac(a.dst) + mac(a.src) +
+              struct.pack("!HHH", a.tpid, a.vlan & 0x0FFF, 0x0800))
+    frame = l2 + iph + udp
     sk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     sk.bind((a.dev, 0))
     for _ in range(a.count):
@@ -125,9 +130,9 @@ def main():
     s.add_argument("--timeout", type=float, default=2)
     s.add_argument("--expect", type=int, default=0)
     s.add_argument("--ready")
-    s = sub.add_parser("tagged")
+    s = sub.add_parser("raw")
     s.add_argument("--dev", required=True)
-    s.add_argument("--vlan", type=int, required=True)
+    s.add_argument("--vlan", type=int)
     s.add_argument("--dst", required=True)
     s.add_argument("--src", required=True)
     s.add_argument("--ip-src", required=True)
@@ -138,7 +143,7 @@ def main():
     s.add_argument("--tpid", type=lambda x: int(x, 0), default=0x8100)
     a = p.parse_args()
     return {"udp-send": udp_send, "udp-recv": udp_recv,
-            "tagged": tagged}[a.cmd](a)
+            "raw": raw}[a.cmd](a)
 
 
 if __name__ == "__main__":
