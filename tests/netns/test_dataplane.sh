@@ -384,7 +384,9 @@ test_routing_mark() {
 	cap_stop gw
 	check_eq "B's packets (other mark) through A's gateway" "$(cap_count gw)" 0
 
-	# A with another mark: no longer A's table.
+	# A with another mark: no longer A's table.  ("vif add" refuses an
+	# existing VIF, so re-create it.)
+	dpq vif del "$a" || fail "vifdp vif del"
 	dpq vif add "$a" port "${PORT[a]}" addr "${SVC_IP[a]}/24" \
 		host "${HOST_IP[a]}" mark $((MARK[a] + 1)) table "${TABLE[a]}" \
 		svc-mac "${SVC_MAC[a]}" || fail "vifdp vif add (new mark)"
@@ -393,6 +395,7 @@ test_routing_mark() {
 	cap_stop gw
 	check_eq "A with a changed mark: packets through A's gateway" \
 		"$(cap_count gw)" 0
+	dpq vif del "$a" || fail "vifdp vif del"
 	dpq vif add "$a" port "${PORT[a]}" addr "${SVC_IP[a]}/24" \
 		host "${HOST_IP[a]}" mark "${MARK[a]}" table "${TABLE[a]}" \
 		svc-mac "${SVC_MAC[a]}" || fail "vifdp vif add (old mark)"
