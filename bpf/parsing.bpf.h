@@ -139,12 +139,18 @@ static __always_inline int skip_ipv6_ext(struct hdr_cursor *c, void *data_end,
 				return -1;
 			nexthdr = opt->nexthdr;
 			c->pos += (opt->hdrlen + 1) * 8;
+			/* The header must have arrived whole, even when
+			 * what follows it is not looked at. */
+			if (c->pos > data_end)
+				return -1;
 			break;
 		case IPPROTO_FRAGMENT:
 			if ((void *)(opt + 1) > data_end)
 				return -1;
 			nexthdr = opt->nexthdr;
 			c->pos += 8;
+			if (c->pos > data_end)
+				return -1;
 			break;
 		default:
 			return nexthdr;

@@ -148,6 +148,10 @@ static __always_inline bool vif_quota_admit(const struct vif_entry *e,
 		if (granted >= limit)
 			goto exhausted;
 		want = slice ? slice : VIF_QUOTA_SLICE_DEFAULT;
+		/* A frame larger than a slice left a debt: cover it, or
+		 * the fresh slice would still be spent and refuse. */
+		if ((__s64)want <= -q->slice_left)
+			want = -q->slice_left + 1;
 		if (want > limit - granted)
 			want = limit - granted;
 		old = __sync_fetch_and_add(&shr->granted, want);

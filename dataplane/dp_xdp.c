@@ -640,6 +640,12 @@ static int detach_everywhere(struct dp *dp)
 	if (!ifs)
 		return -errno;
 	for (i = ifs; i->if_index; i++) {
+		__u32 prog_id = 0;
+
+		/* Our tc filter only ever sits beside our XDP program. */
+		if (dp_xdp_mode_of(i->if_index, &prog_id) <= 0 ||
+		    !prog_is_ours(dp, prog_id))
+			continue;
 		err = xdp_detach(dp, i->if_index);
 		if (!ret)
 			ret = err;
