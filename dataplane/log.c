@@ -3,8 +3,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include <bpf/libbpf.h>
-
 #include "log.h"
 
 /* The one process-wide setting a library may keep: how loud to be. */
@@ -20,7 +18,7 @@ enum vif_log_level log_get_level(void)
 	return log_level;
 }
 
-static void log_vmsg(enum vif_log_level level, const char *fmt, va_list ap)
+void log_vmsg(enum vif_log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "warn", "info", "debug" };
 
@@ -37,29 +35,4 @@ void log_msg(enum vif_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	enum vif_log_level ours;
-
-	switch (level) {
-	case LIBBPF_WARN:
-		ours = LOG_LVL_INFO;
-		break;
-	case LIBBPF_INFO:
-	default:
-		ours = LOG_LVL_DEBUG;
-		break;
-	}
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	log_vmsg(ours, fmt, ap);
-	return 0;
-}
-
-void log_hook_libbpf(void)
-{
-	libbpf_set_print(libbpf_print);
 }

@@ -6,6 +6,8 @@
 #ifndef VIF_INCLUDE_LOG_H
 #define VIF_INCLUDE_LOG_H
 
+#include <stdarg.h>
+
 enum vif_log_level {
 	LOG_LVL_WARN = 0,
 	LOG_LVL_INFO = 1,
@@ -16,6 +18,8 @@ void log_set_level(enum vif_log_level level);
 enum vif_log_level log_get_level(void);
 void log_msg(enum vif_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void log_vmsg(enum vif_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Route libbpf's messages into our sink, one level quieter. */
 void log_hook_libbpf(void);
 
