@@ -31,9 +31,12 @@
 /* Every benchmark frame is this long (a minimum Ethernet frame). */
 #define BENCH_FRAME_LEN 64
 #define BENCH_PORTS 4
+/* bench_restore() succeeded: not an XDP action (XDP_ABORTED is 0). */
+#define BENCH_RESTORED -1
 
-/* The frame as it was before the first run; user space writes it. */
-__u8 bench_frame[BENCH_FRAME_LEN];
+/* The frame as it was before the first run; user space writes it.  Aligned
+ * so that bench_restore() can copy it eight bytes at a time. */
+__u8 bench_frame[BENCH_FRAME_LEN] __attribute__((aligned(8)));
 /* bench_redirect's targets, by VLAN % BENCH_PORTS; user space writes it. */
 __u32 bench_ports[BENCH_PORTS];
 
@@ -46,9 +49,9 @@ __u32 bench_ports[BENCH_PORTS];
  * run left (host-bound frames carry 8 bytes), bpf_xdp_adjust_head() moves
  * the start back by what the last run popped (+4) or pushed (-4), 0 on the
  * first run and after paths that keep the length.  Then the 64 bytes are
- * rewritten: a pop slid the MACs, a chain hop rewrote them.  Returns 0, or
- * an XDP action when the frame cannot be restored (never, with a 64-byte
- * frame from test_run: 256 bytes of headroom).
+ * rewritten: a pop slid the MACs, a chain hop rewrote them.  Returns
+ * BENCH_RESTORED, or XDP_ABORTED when the frame cannot be restored (never,
+ * with a 64-byte frame from test_run: 256 bytes of headroom).
  */
 static __always_inline int bench_restore(struct xdp_md *ctx)
 {
@@ -71,28 +74,40 @@ static __always_inline int bench_restore(struct xdp_md *ctx)
 #pragma unroll
 	for (i = 0; i < BENCH_FRAME_LEN / 8; i++)
 		dst[i] = ((__u64 *)bench_frame)[i];
-	return 0;
+	return BENCH_RESTORED;
 }
 
 /* Restore, then nothing: the baseline of every wrapper. */
 SEC("xdp.frags")
 int bench_base(struct xdp_md *ctx)
 {
-	return bench_restore(ctx) ?: XDP_PASS;
+	int ret = bench_restore(ctx);
+
+	if (ret != BENCH_RESTORED)
+		return ret;
+	return XDP_PASS;
 }
 
 /* Restore, then the real trunk ingress. */
 SEC("xdp.frags")
 int bench_trunk(struct xdp_md *ctx)
 {
-	return bench_restore(ctx) ?: vif_trunk_ingress(ctx);
+	int ret = bench_restore(ctx);
+
+	if (ret != BENCH_RESTORED)
+		return ret;
+	return vif_trunk_ingress(ctx);
 }
 
 /* Restore, then the real service port ingress. */
 SEC("xdp.frags")
 int bench_service(struct xdp_md *ctx)
 {
-	return bench_restore(ctx) ?: vif_service_ingress(ctx);
+	int ret = bench_restore(ctx);
+
+	if (ret != BENCH_RESTORED)
+		return ret;
+	return vif_service_ingress(ctx);
 }
 
 /* The empty program: the floor of BPF_PROG_TEST_RUN itself. */
