@@ -26,7 +26,7 @@ static __always_inline int vif_tc_ingress(struct __sk_buff *skb)
 	}
 	/* No metadata (a driver or mode without it): look the VIF up. */
 	ifindex = skb->ingress_ifindex;
-	port = bpf_map_lookup_elem(&vif_ports, &ifindex);
+	port = vif_port_lookup(ifindex);
 	if (!port)
 		return TC_ACT_OK;
 	if (vif_policy_read(port->vlan, &e) == VIF_POLICY_OK &&

@@ -70,6 +70,34 @@ static __always_inline int vif_policy_read(__u32 vlan, struct vif_entry *out)
 	return VIF_POLICY_BUSY;
 }
 
+/* The VIF of service port ifindex, or NULL. */
+static __always_inline struct vif_port *vif_port_lookup(__u32 ifindex)
+{
+	struct vif_port *p;
+
+	if (ifindex < VIF_PORT_SLOTS) {
+		p = bpf_map_lookup_elem(&vif_ports, &ifindex);
+		return p && p->vlan ? p : NULL;
+	}
+	return bpf_map_lookup_elem(&vif_ports_big, &ifindex);
+}
+
+/*
+ * Copy the 12 bytes of two MAC addresses as three 32-bit words: clang
+ * turns a 12-byte __builtin_memcpy on packet memory into byte moves (~70
+ * instructions).  Unaligned word access is fine on x86 and arm64, where
+ * the verifier allows it for packet data.
+ */
+static __always_inline void vif_copy_macs(void *dst, const void *src)
+{
+	__u32 a = ((const __u32 *)src)[0], b = ((const __u32 *)src)[1],
+	      c = ((const __u32 *)src)[2];
+
+	((__u32 *)dst)[0] = a;
+	((__u32 *)dst)[1] = b;
+	((__u32 *)dst)[2] = c;
+}
+
 static __always_inline struct vif_global_stats *vif_global_get(void)
 {
 	__u32 zero = 0;

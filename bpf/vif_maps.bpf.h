@@ -39,14 +39,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vif_policy SEC(".maps");
 
-/* Service port ifindex -> VIF; the only way service ingress finds its VIF. */
+/* Service port ifindex -> VIF; the only way service ingress finds its VIF.
+ * An array for the usual small ifindexes: a hash lookup costs ~18 ns. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIF_MAX_PORTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIF_PORT_SLOTS);
 	__type(key, __u32);
 	__type(value, struct vif_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vif_ports SEC(".maps");
+
+/* The same for ifindexes beyond the array (long-lived hosts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIF_MAX_BIG_PORTS);
+	__type(key, __u32);
+	__type(value, struct vif_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vif_ports_big SEC(".maps");
 
 /* Per VIF per CPU counters: exact without atomics. */
 struct {

@@ -126,7 +126,7 @@ static __always_inline int vif_vlan_push(struct xdp_md *ctx, __u16 vid)
 	void *data_end, *data;
 	struct vif_vlan_hdr *vh;
 	struct ethhdr *eth;
-	__u8 macs[12];
+	__u32 macs[3];
 
 	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct vif_vlan_hdr)))
 		return -1;
@@ -135,8 +135,10 @@ static __always_inline int vif_vlan_push(struct xdp_md *ctx, __u16 vid)
 	eth = data;
 	if (data + sizeof(*eth) + sizeof(*vh) > data_end)
 		return -1;
-	__builtin_memcpy(macs, data + sizeof(*vh), sizeof(macs));
-	__builtin_memcpy(eth, macs, sizeof(macs));
+	/* All three words are loaded before the first store: the two
+	 * ranges overlap. */
+	vif_copy_macs(macs, data + sizeof(*vh));
+	vif_copy_macs(eth, macs);
 	vh = (void *)(eth + 1);
 	/* The original ethertype is already in place as the encap proto. */
 	eth->h_proto = bpf_htons(ETH_P_8021Q);
@@ -183,7 +185,7 @@ static __always_inline int vif_service_ingress(struct xdp_md *ctx)
 	g->svc_rx_packets++;
 
 	ifindex = ctx->ingress_ifindex;
-	port = bpf_map_lookup_elem(&vif_ports, &ifindex);
+	port = vif_port_lookup(ifindex);
 	if (!port)
 		return vif_drop(g, 0, VIF_DROP_UNKNOWN_PORT);
 	vid = port->vlan & 0x0fff;
@@ -227,8 +229,9 @@ static __always_inline int vif_service_ingress(struct xdp_md *ctx)
 		eth = data;
 		if ((void *)(eth + 1) > data_end)
 			return vif_drop(g, vid, VIF_DROP_MALFORMED);
-		__builtin_memcpy(eth->h_dest, nh.svc_mac, 6);
-		__builtin_memcpy(eth->h_source, nh.port_mac, 6);
+		/* svc_mac and port_mac are adjacent, like h_dest and
+		 * h_source: one 12-byte copy. */
+		vif_copy_macs(eth->h_dest, nh.svc_mac);
 		if (st) {
 			st->tx_packets++;
 			st->tx_bytes += len;

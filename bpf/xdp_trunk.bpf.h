@@ -17,27 +17,26 @@ static __always_inline bool is_vlan_tpid(__be16 proto)
 }
 
 /*
- * Remove the outer tag: slide the two MAC addresses 4 bytes up, then
- * shrink the head.  The copy goes through the stack because source and
- * destination overlap.
+ * Remove the outer tag: keep the two MAC addresses in registers, shrink
+ * the head by 4 bytes and write them back at the new start.
  */
 static __always_inline int vif_vlan_pop(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	void *data = (void *)(long)ctx->data;
-	struct ethhdr *eth = data;
-	__u8 macs[12];
+	__u32 macs[3];
 
-	if (data + sizeof(*eth) + sizeof(struct vif_vlan_hdr) > data_end)
+	if (data + sizeof(struct ethhdr) + sizeof(struct vif_vlan_hdr) >
+	    data_end)
 		return -1;
-	__builtin_memcpy(macs, eth, sizeof(macs));
+	vif_copy_macs(macs, data);
 	if (bpf_xdp_adjust_head(ctx, (int)sizeof(struct vif_vlan_hdr)))
 		return -1;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	if (data + sizeof(struct ethhdr) > data_end)
 		return -1;
-	__builtin_memcpy(data, macs, sizeof(macs));
+	vif_copy_macs(data, macs);
 	return 0;
 }
 

@@ -35,6 +35,7 @@ enum dp_map_id {
 	DP_MAP_INDEX,
 	DP_MAP_POLICY,
 	DP_MAP_PORTS,
+	DP_MAP_PORTS_BIG,
 	DP_MAP_STATS,
 	DP_MAP_GLOBAL,
 	DP_MAP_QSHR,
@@ -47,6 +48,7 @@ static const char *const dp_map_names[DP_MAP__MAX] = {
 	[DP_MAP_INDEX] = VIF_MAP_INDEX,
 	[DP_MAP_POLICY] = VIF_MAP_POLICY,
 	[DP_MAP_PORTS] = VIF_MAP_PORTS,
+	[DP_MAP_PORTS_BIG] = VIF_MAP_PORTS_BIG,
 	[DP_MAP_STATS] = VIF_MAP_STATS,
 	[DP_MAP_GLOBAL] = VIF_MAP_GLOBAL,
 	[DP_MAP_QSHR] = VIF_MAP_QUOTA_SHARED,
@@ -188,6 +190,7 @@ static int load_skeleton(struct dp *dp)
 	maps[DP_MAP_INDEX] = dp->skel->maps.vif_index;
 	maps[DP_MAP_POLICY] = dp->skel->maps.vif_policy;
 	maps[DP_MAP_PORTS] = dp->skel->maps.vif_ports;
+	maps[DP_MAP_PORTS_BIG] = dp->skel->maps.vif_ports_big;
 	maps[DP_MAP_STATS] = dp->skel->maps.vif_stats;
 	maps[DP_MAP_GLOBAL] = dp->skel->maps.vif_global;
 	maps[DP_MAP_QSHR] = dp->skel->maps.vif_quota_shr;
@@ -580,13 +583,30 @@ int dp_port_detach(struct dp *dp, int ifindex)
 	return err ?: err2;
 }
 
-/* Every service port the maps know of: keys of vif_ports. */
+static int array_read_all(int fd, __u32 entries, void *buf, size_t vsize);
+
+/* Every service port the maps know of. */
 static int for_each_port(struct dp *dp, int (*fn)(struct dp *, int))
 {
-	__u32 key, next, *prev = NULL;
+	__u32 key, next, *prev = NULL, i;
+	struct vif_port *ports;
 	int err, ret = 0;
 
-	while (!bpf_map_get_next_key(dp->map_fd[DP_MAP_PORTS], prev, &next)) {
+	ports = calloc(VIF_PORT_SLOTS, sizeof(*ports));
+	if (!ports)
+		return -ENOMEM;
+	ret = array_read_all(dp->map_fd[DP_MAP_PORTS], VIF_PORT_SLOTS, ports,
+			     sizeof(*ports));
+	for (i = 0; !ret && i < VIF_PORT_SLOTS; i++) {
+		if (!ports[i].vlan)
+			continue;
+		err = fn(dp, (int)i);
+		if (err && err != -ENODEV && !ret)
+			ret = err;
+	}
+	free(ports);
+	while (!bpf_map_get_next_key(dp->map_fd[DP_MAP_PORTS_BIG], prev,
+				     &next)) {
 		key = next;
 		prev = &key;
 		err = fn(dp, (int)key);
@@ -760,22 +780,41 @@ static int chain_target_ok(struct dp *dp, __u16 vlan, __u16 nh)
 	return 0;
 }
 
-/* Drop ifindex from vif_ports if it still points at vlan. */
+/* Which map holds ifindex: the array for small ones, else the hash. */
+static int port_fd(const struct dp *dp, __u32 ifindex)
+{
+	return ifindex < VIF_PORT_SLOTS ? dp->map_fd[DP_MAP_PORTS] :
+					  dp->map_fd[DP_MAP_PORTS_BIG];
+}
+
+static int port_set(struct dp *dp, __u32 ifindex, __u16 vlan)
+{
+	struct vif_port p = { .vlan = vlan };
+
+	if (bpf_map_update_elem(port_fd(dp, ifindex), &ifindex, &p, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Drop ifindex from the port maps if it still points at vlan. */
 static void port_forget(struct dp *dp, __u32 ifindex, __u16 vlan)
 {
-	struct vif_port p;
+	struct vif_port p, none = {};
+	int fd = port_fd(dp, ifindex);
 
-	if (!bpf_map_lookup_elem(dp->map_fd[DP_MAP_PORTS], &ifindex, &p) &&
-	    p.vlan == vlan)
-		bpf_map_delete_elem(dp->map_fd[DP_MAP_PORTS], &ifindex);
+	if (bpf_map_lookup_elem(fd, &ifindex, &p) || p.vlan != vlan)
+		return;
+	if (ifindex < VIF_PORT_SLOTS)
+		bpf_map_update_elem(fd, &ifindex, &none, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, &ifindex);
 }
 
 int dp_vif_upsert(struct dp *dp, const struct vif_spec *spec, char *errbuf,
 		  size_t errlen)
 {
-	struct vif_port port = { .vlan = spec->vlan };
 	struct vif_entry cur, e;
-	__u32 index, epoch, old_if = 0, key;
+	__u32 index, epoch, old_if = 0;
 	int err;
 
 	err = need_writer(dp);
@@ -806,10 +845,9 @@ int dp_vif_upsert(struct dp *dp, const struct vif_spec *spec, char *errbuf,
 	} else if (cur.svc_ifindex != spec->svc_ifindex) {
 		old_if = cur.svc_ifindex;
 	}
-	key = spec->svc_ifindex;
-	if (bpf_map_update_elem(dp->map_fd[DP_MAP_PORTS], &key, &port,
-				BPF_ANY))
-		return -errno;
+	err = port_set(dp, spec->svc_ifindex, spec->vlan);
+	if (err)
+		return err;
 	policy_entry_from_spec(spec, 0, epoch, &e);
 	err = entry_publish(dp, spec->vlan, index, &e);
 	if (err)

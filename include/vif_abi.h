@@ -28,8 +28,10 @@
 #define VIF_VLAN_SLOTS 4096
 /* Each VIF has two policy slots (double buffer, see vif_index). */
 #define VIF_POLICY_SLOTS (2 * VIF_VLAN_SLOTS)
-/* Service ports the dataplane can know at once. */
-#define VIF_MAX_PORTS 8192
+/* Service ports with ifindex < VIF_PORT_SLOTS live in an array indexed by
+ * ifindex (vif_ports); larger ifindexes in a hash (vif_ports_big). */
+#define VIF_PORT_SLOTS 65536
+#define VIF_MAX_BIG_PORTS 8192
 
 /* bpffs layout: maps are pinned by name under VIF_PIN_DIR. */
 #define VIF_PIN_ROOT "/sys/fs/bpf"
@@ -43,6 +45,7 @@
 #define VIF_MAP_INDEX "vif_index"
 #define VIF_MAP_POLICY "vif_policy"
 #define VIF_MAP_PORTS "vif_ports"
+#define VIF_MAP_PORTS_BIG "vif_ports_big"
 #define VIF_MAP_STATS "vif_stats"
 #define VIF_MAP_GLOBAL "vif_global"
 #define VIF_MAP_QUOTA_SHARED "vif_quota_shr"
@@ -172,9 +175,9 @@ struct vif_xdp_meta {
 	__u32 mark;  /* host: routing mark for skb->mark */
 };
 
-/* Value of vif_ports (HASH, key = __u32 ifindex). */
+/* Value of vif_ports (ARRAY) and vif_ports_big (HASH), key __u32 ifindex. */
 struct vif_port {
-	__u16 vlan; /* host: VIF the port belongs to */
+	__u16 vlan; /* host: VIF the port belongs to, 0 = none */
 	__u16 pad;
 };
 
@@ -188,5 +191,9 @@ _Static_assert(sizeof(struct vif_quota_shared) == 8, "vif_quota_shared ABI");
 _Static_assert(sizeof(struct vif_quota_pcpu) == 24, "vif_quota_pcpu ABI");
 _Static_assert(sizeof(struct vif_xdp_meta) == 8, "vif_xdp_meta ABI");
 _Static_assert(sizeof(struct vif_port) == 4, "vif_port ABI");
+/* The chain rewrite copies both MACs into h_dest/h_source in one go. */
+_Static_assert(__builtin_offsetof(struct vif_entry, port_mac) ==
+		       __builtin_offsetof(struct vif_entry, svc_mac) + 6,
+	       "svc_mac and port_mac adjacent");
 
 #endif /* VIF_INCLUDE_VIF_ABI_H */

@@ -1459,7 +1459,16 @@ static int env_reset(void)
 	    !ASSERT_OK(dp_trunk_attach(env.dp, ports[P_TRUNK].ifindex),
 		       "trunk re-attach"))
 		return -1;
-	bpf_map_delete_elem(env.ports_fd, &key); /* ENOENT is the usual case */
+	{
+		/* vif_ports is an array for small ifindexes: clearing is
+		 * writing vlan 0. */
+		struct vif_port none = {};
+
+		if (!ASSERT_OK(bpf_map_update_elem(env.ports_fd, &key, &none,
+						   BPF_ANY),
+			       "clear stale port"))
+			return -1;
+	}
 	if (env.forged && !ASSERT_OK(forge_slot(VFORGED, false), "unforge"))
 		return -1;
 	return 0;

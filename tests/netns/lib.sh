@@ -530,7 +530,11 @@ run_tests() {
 		log "TEST: $t"
 		TEST_RC=0
 		dp_reset
-		"$t"
+		if declare -F "$t" >/dev/null; then
+			"$t"
+		else
+			fail "no such test function: $t"
+		fi
 		if [ $TEST_RC -eq 0 ]; then
 			log "PASS: $t"
 			passed=$((passed + 1))

@@ -20,6 +20,7 @@ ALL_TESTS="
 	test_killswitch
 	test_quota
 	test_routing_mark
+	test_big_ifindex
 "
 
 # UDP port of test traffic: lets captures ignore anything else.
@@ -413,4 +414,42 @@ lib_init
 topo_setup
 dp_setup
 log "tag $TAG, pins $PIN, subnets 10.$O2.<vlan>.0/24, trunk $IF_TR"
+# A service port whose ifindex is beyond the vif_ports array (long-lived
+# hosts get there): found through vif_ports_big, same rules.
+test_big_ifindex() {
+	local v=109 ns="vifns-$TAG-d" port="vp${TAG}pd" svc="vp${TAG}sd"
+	local idx=$((70000 + RANDOM % 10000)) n
+
+	ns_add "$ns"
+	ip link add "$port" index "$idx" type veth peer name "$svc" \
+		netns "$ns" || fail "veth with ifindex $idx"
+	CREATED_IF+=("$port")
+	ethtool -K "$port" rxvlan off txvlan off >/dev/null 2>&1
+	nsx "$ns" ethtool -K "$svc" rxvlan off txvlan off gro on tx off \
+		>/dev/null 2>&1
+	ip link set "$port" up
+	ip -n "$ns" addr add "10.$O2.$v.1/24" dev "$svc"
+	ip -n "$ns" link set "$svc" up
+	ip -n "$ns" neigh replace "10.$O2.$v.2" lladdr "$RTR_MAC" \
+		dev "$svc" nud permanent
+	check_eq "port ifindex" "$(cat /sys/class/net/"$port"/ifindex)" "$idx"
+	dpq port attach "$port" || fail "port attach"
+	dpq vif add $v port "$port" addr "10.$O2.$v.1/24" \
+		svc-mac "$(mac_of "$ns" "$svc")" || fail "vif add $v"
+
+	cap_start trk "$NS_RTR" "$IF_TK"
+	NS[d]=$ns
+	n=$(udp_send d "10.$O2.$v.2" $PORT_UDP --count 20)
+	cap_stop trk
+	check_eq "sent" "$n" 20
+	check_eq "on the trunk tagged $v" \
+		"$(cap_count trk vlan $v and udp dst port $PORT_UDP)" 20
+	check_eq "vif $v tx_packets" "$(vif_stat $v .tx_packets)" 20
+	check_eq "unknown_port drops" "$(global_stat .drops.unknown_port)" 0
+
+	dpq vif del $v
+	dpq port detach "$port"
+	unset 'NS[d]'
+}
+
 run_tests "$@"

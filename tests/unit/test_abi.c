@@ -107,7 +107,8 @@ _Static_assert(VIF_ABI_VERSION == 1, "ABI version");
 _Static_assert(VIF_VLAN_MIN == 1 && VIF_VLAN_MAX == 4094, "VLAN range");
 _Static_assert(VIF_VLAN_SLOTS == 4096, "per-VLAN map size");
 _Static_assert(VIF_POLICY_SLOTS == 2 * 4096, "policy map size");
-_Static_assert(VIF_MAX_PORTS == 8192, "ports map size");
+_Static_assert(VIF_PORT_SLOTS == 65536 && VIF_MAX_BIG_PORTS == 8192,
+	       "ports map sizes");
 _Static_assert(VIF_QUOTA_SLICE_DEFAULT == 16384, "default quota slice");
 _Static_assert(VIF_META_MAGIC == 0x76696631u, "metadata magic");
 
@@ -144,6 +145,7 @@ MAP_NAME_FITS(VIF_MAP_CONFIG);
 MAP_NAME_FITS(VIF_MAP_INDEX);
 MAP_NAME_FITS(VIF_MAP_POLICY);
 MAP_NAME_FITS(VIF_MAP_PORTS);
+MAP_NAME_FITS(VIF_MAP_PORTS_BIG);
 MAP_NAME_FITS(VIF_MAP_STATS);
 MAP_NAME_FITS(VIF_MAP_GLOBAL);
 MAP_NAME_FITS(VIF_MAP_QUOTA_SHARED);
@@ -159,6 +161,7 @@ static int test_map_names(void)
 		{ VIF_MAP_INDEX, "vif_index" },
 		{ VIF_MAP_POLICY, "vif_policy" },
 		{ VIF_MAP_PORTS, "vif_ports" },
+		{ VIF_MAP_PORTS_BIG, "vif_ports_big" },
 		{ VIF_MAP_STATS, "vif_stats" },
 		{ VIF_MAP_GLOBAL, "vif_global" },
 		{ VIF_MAP_QUOTA_SHARED, "vif_quota_shr" },
