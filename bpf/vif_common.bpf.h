@@ -147,13 +147,14 @@ static __always_inline int vif_drop(struct vif_global_stats *g, __u32 vlan,
  * every frame is admitted and counted.
  */
 static __always_inline bool vif_quota_admit(const struct vif_entry *e,
-					    __u32 vlan, __u64 len, __u32 slice)
+					    __u32 vlan, __u64 len)
 {
+	struct vif_dp_config *cfg;
 	struct vif_quota_shared *shr;
 	struct vif_quota_pcpu *q;
 	__u64 limit = e->quota_limit;
 	__u64 granted, want, old;
-	__u32 key;
+	__u32 key, zero = 0;
 
 	if (!limit)
 		return true;
@@ -175,7 +176,11 @@ static __always_inline bool vif_quota_admit(const struct vif_entry *e,
 		granted = READ_ONCE_U64(shr->granted);
 		if (granted >= limit)
 			goto exhausted;
-		want = slice ? slice : VIF_QUOTA_SLICE_DEFAULT;
+		/* The config is read only here, once per slice, not per
+		 * frame. */
+		cfg = bpf_map_lookup_elem(&vif_config, &zero);
+		want = cfg && cfg->quota_slice ? cfg->quota_slice :
+						 VIF_QUOTA_SLICE_DEFAULT;
 		/* A frame larger than a slice left a debt: cover it, or
 		 * the fresh slice would still be spent and refuse. */
 		if ((__s64)want <= -q->slice_left)

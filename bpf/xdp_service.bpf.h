@@ -179,8 +179,7 @@ static __always_inline int vif_service_ingress(struct xdp_md *ctx)
 	__u64 len;
 
 	g = vif_global_get();
-	cfg = bpf_map_lookup_elem(&vif_config, &zero);
-	if (!g || !cfg)
+	if (!g)
 		return XDP_ABORTED;
 	g->svc_rx_packets++;
 
@@ -222,7 +221,7 @@ static __always_inline int vif_service_ingress(struct xdp_md *ctx)
 		if (nh.vlan != e.next_hop || !(nh.flags & VIF_F_ACTIVE))
 			return vif_drop(g, vid, VIF_DROP_CHAIN_DOWN);
 		if ((e.flags & VIF_F_QUOTA_TX) &&
-		    !vif_quota_admit(&e, vid, len, cfg->quota_slice))
+		    !vif_quota_admit(&e, vid, len))
 			return vif_drop(g, vid, VIF_DROP_QUOTA);
 		data = (void *)(long)ctx->data;
 		data_end = (void *)(long)ctx->data_end;
@@ -241,7 +240,7 @@ static __always_inline int vif_service_ingress(struct xdp_md *ctx)
 	}
 
 	if ((e.flags & VIF_F_QUOTA_TX) &&
-	    !vif_quota_admit(&e, vid, len, cfg->quota_slice))
+	    !vif_quota_admit(&e, vid, len))
 		return vif_drop(g, vid, VIF_DROP_QUOTA);
 
 	if (pkt.to_host || e.next_hop) {
@@ -254,7 +253,8 @@ static __always_inline int vif_service_ingress(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	if (!cfg->trunk_ifindex)
+	cfg = bpf_map_lookup_elem(&vif_config, &zero);
+	if (!cfg || !cfg->trunk_ifindex)
 		return vif_drop(g, vid, VIF_DROP_NO_TRUNK);
 	if (vif_vlan_push(ctx, vid))
 		return vif_drop(g, vid, VIF_DROP_NO_ROOM);

@@ -52,15 +52,12 @@ static __always_inline int vif_trunk_ingress(struct xdp_md *ctx)
 	struct vif_entry e;
 	struct ethhdr *eth;
 	__u32 zero = 0, vid;
-	bool qinq;
 	__u64 len;
 
 	g = vif_global_get();
-	cfg = bpf_map_lookup_elem(&vif_config, &zero);
-	if (!g || !cfg)
+	if (!g)
 		return XDP_ABORTED;
 	g->trunk_rx_packets++;
-	qinq = cfg->flags & VIF_CFG_ALLOW_QINQ;
 
 	eth = parse_ethhdr(&cur, data_end);
 	if (!eth)
@@ -70,10 +67,14 @@ static __always_inline int vif_trunk_ingress(struct xdp_md *ctx)
 	vh = parse_vlan(&cur, data_end);
 	if (!vh)
 		return vif_drop(g, 0, VIF_DROP_MALFORMED);
-	/* An S-tag, or a C-tag carrying another tag, is QinQ. */
-	if (!qinq && (eth->h_proto == bpf_htons(ETH_P_8021AD) ||
-		      is_vlan_tpid(vh->encap_proto)))
-		return vif_drop(g, 0, VIF_DROP_QINQ);
+	/* An S-tag, or a C-tag carrying another tag, is QinQ.  Only then
+	 * is the config read: the common frame never needs it. */
+	if (eth->h_proto == bpf_htons(ETH_P_8021AD) ||
+	    is_vlan_tpid(vh->encap_proto)) {
+		cfg = bpf_map_lookup_elem(&vif_config, &zero);
+		if (!cfg || !(cfg->flags & VIF_CFG_ALLOW_QINQ))
+			return vif_drop(g, 0, VIF_DROP_QINQ);
+	}
 	vid = bpf_ntohs(vh->tci) & 0x0fff;
 	if (vid == 0)
 		return vif_drop(g, 0, VIF_DROP_PRIO_TAG);
@@ -90,7 +91,7 @@ static __always_inline int vif_trunk_ingress(struct xdp_md *ctx)
 	/* Bytes are counted as the service sees them: without the tag. */
 	len = bpf_xdp_get_buff_len(ctx) - sizeof(struct vif_vlan_hdr);
 	if ((e.flags & VIF_F_QUOTA_RX) &&
-	    !vif_quota_admit(&e, vid, len, cfg->quota_slice))
+	    !vif_quota_admit(&e, vid, len))
 		return vif_drop(g, vid, VIF_DROP_QUOTA);
 
 	if (vif_vlan_pop(ctx))
