@@ -388,11 +388,26 @@ static int xdp_attach(struct dp *dp, int ifindex, struct bpf_program *prog)
 	__u32 flags, old_id = 0;
 	int err, mode;
 
+	/*
+	 * A fresh port has no program: attach natively without asking
+	 * first.  bpf_xdp_query() dumps every link, ~34 ms with 4094 veths,
+	 * which made bulk VIF creation quadratic.  UPDATE_IF_NOEXIST makes
+	 * the kernel refuse if anything is there; then we look.
+	 */
+	if (dp->mode != DP_XDP_GENERIC &&
+	    !bpf_xdp_attach(ifindex, fd,
+			    XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
+			    NULL))
+		return 0;
 	if_indextoname(ifindex, ifname);
-	/* Replacing ours in the mode it runs in is atomic: no gap. */
 	mode = dp_xdp_mode_of(ifindex, &old_id);
-	if (mode == XDP_ATTACHED_SKB && dp->mode != DP_XDP_NATIVE &&
-	    prog_is_ours(dp, old_id))
+	if (mode > XDP_ATTACHED_NONE && !prog_is_ours(dp, old_id)) {
+		pr_warn("Iface '%s' runs another XDP program (id %u): not replacing it\n",
+			ifname, old_id);
+		return -EBUSY;
+	}
+	/* Replacing ours in the mode it runs in is atomic: no gap. */
+	if (mode == XDP_ATTACHED_SKB && dp->mode != DP_XDP_NATIVE)
 		flags = XDP_FLAGS_SKB_MODE;
 	else
 		flags = dp->mode == DP_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
