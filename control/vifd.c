@@ -1076,11 +1076,7 @@ static int pipeline_start(struct vifd *d)
 		.nl = d->nl,
 		.store = d->store,
 		.cfg = &d->cfg,
-		/*
-		 * TODO(vifmgr): vifmgr_set_ks_mode() once vifmgr.h has it;
-		 * until then killswitch.set is refused (UNAVAILABLE).
-		 */
-		.ks_mode_set = NULL,
+		.ks_mode_set = vifmgr_set_ks_mode,
 		.pool_set = vifd_pool_set,
 		.ctx = d,
 	};

@@ -2618,6 +2618,43 @@ static int vm_put(struct vifmgr *m, struct vm_vif *w)
 	return err;
 }
 
+int vifmgr_set_ks_mode(struct vifmgr *m, __u16 vlan, enum vifd_ks_mode mode,
+		       __u16 fallback)
+{
+	struct vm_vif *w = vm_settable(m, vlan);
+	enum vifd_ks_mode old_mode;
+	__u16 old_fb;
+	int err;
+
+	if (!w)
+		return -ENOENT;
+	if (mode != VIFD_KS_BLOCK && mode != VIFD_KS_FALLBACK)
+		return -EINVAL;
+	if (mode == VIFD_KS_BLOCK ? fallback != 0 :
+				    fallback == vlan || !vifmgr_get(m, fallback))
+		return -EINVAL;
+	old_mode = w->v.ks_mode;
+	old_fb = w->v.ks_fallback;
+	if (old_mode == mode && old_fb == fallback)
+		return 0;
+	w->v.ks_mode = mode;
+	w->v.ks_fallback = fallback;
+	err = vm_put(m, w);
+	if (err) {
+		w->v.ks_mode = old_mode;
+		w->v.ks_fallback = old_fb;
+		return err;
+	}
+	if (m->emit)
+		vm_emit(m, "vif.killswitch", vlan,
+			json_pack("{s:s, s:i, s:s, s:i, s:b}", "name", w->v.name,
+				  "vlan", (int)vlan, "mode",
+				  mode == VIFD_KS_BLOCK ? "block" : "fallback",
+				  "fallback", (int)fallback, "engaged",
+				  (int)w->v.ks_engaged));
+	return 0;
+}
+
 int vifmgr_set_killswitch(struct vifmgr *m, __u16 vlan, bool engaged)
 {
 	struct vm_vif *w = vm_settable(m, vlan);

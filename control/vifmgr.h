@@ -312,6 +312,14 @@ int vifmgr_clear_next_hop(struct vifmgr *m, __u16 vlan);
  */
 int vifmgr_set_quota(struct vifmgr *m, __u16 vlan, const struct vifd_quota *q);
 /*
+ * Persist vlan's kill-switch mode and fallback (VIFD_KS_BLOCK: fallback
+ * 0) in the record and the store; the dataplane is the gateway module's
+ * business (it applies modes).  -EINVAL for a fallback that is the VIF
+ * itself, not a VIF, or given with BLOCK; -ENOENT for an unknown vlan.
+ */
+int vifmgr_set_ks_mode(struct vifmgr *m, __u16 vlan, enum vifd_ks_mode mode,
+		       __u16 fallback);
+/*
  * Kill-switch mode FALLBACK (gateway.h's gw_ops.fallback): on, re-route
  * vlan's traffic into fallback's service in the dataplane; off, put back
  * vlan's own next hop.  Not persisted (the gateway module decides again
