@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# demo.sh [BUILD_DIR] - the XDP dataplane at work on a netns topology:
+# demo.sh [BUILD_DIR] - vifd running an appliance on a netns topology, shown
+# with vifctl:
 #
-#   ns vdm-rtr (the MikroTik side)          root ns (the appliance)
-#     vdm-r0  <== 802.1Q trunk veth ==>      vdm-t0   XDP vif_xdp_trunk
-#   ns vdm-a   vdm-sa <== veth ==>           vdm-pa   VIF 101  (Tor)
-#   ns vdm-b   vdm-sb <== veth ==>           vdm-pb   VIF 102  (sing-box)
-#   ns vdm-c   vdm-sc <== veth ==>           vdm-pc   VIF 103  (Xray)
+#   ns vdd-rtr (the MikroTik side)         root ns (the appliance: vifd)
+#     vdd-r0  <== 802.1Q trunk veth ==>     vdd-t0   trunk, XDP
+#   ns vdd-tor   service end  <== veth ==>  port     VIF tor      (VLAN 101,
+#                                                     SOCKS5 gateway vdd-tun0)
+#   ns vdd-sbx   service end  <== veth ==>  port     VIF singbox  (VLAN 102)
+#   ns vdd-xray  service end  <== veth ==>  port     VIF xray     (VLAN 103)
 #
-# The router side counts what reaches it per VLAN (an XDP sink on vdm-r0);
-# each service end counts what it receives.  Everything is removed on exit.
+# vifd creates the VIFs (veths, addresses, fwmark rules and tables, XDP
+# ports, dataplane entries); the demo only makes the namespaces, the trunk
+# and a stand-in SOCKS5 server, and counts frames with XDP sinks.
 set -euo pipefail
 
-build=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
-VIFDP="$build/tools/vifdp"
-VIFGEN="$build/tools/vifgen"
-PIN=/sys/fs/bpf/vifplane/demo
-P=vdm
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build}
+VIFD=$build/control/vifd
+VIFCTL=$build/tools/vifctl
+VIFDP=$build/tools/vifdp
+VIFGEN=$build/tools/vifgen
+PIN=/sys/fs/bpf/vifplane/demo-vifd
+P=vdd
+TMP=
+VIFD_PID=
+SOCKS_PID=
+RTR_IP_SUFFIX=200
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "demo: needs root (netns, XDP)" >&2
@@ -25,167 +35,172 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-dp() { "$VIFDP" -d "$PIN" "$@"; }
+ctl() { "$VIFCTL" -s "$TMP/vifd.sock" "$@"; }
 in_ns() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
 
 cleanup() {
     set +e
-    for s in a b c; do
-        in_ns $P-$s "$VIFGEN" sink detach --dev $P-s$s --pin $P-$s >/dev/null 2>&1
+    if [ -n "$VIFD_PID" ] && kill -0 "$VIFD_PID" 2>/dev/null; then
+        ctl chain clear singbox >/dev/null 2>&1
+        for v in tor singbox xray; do ctl vif delete "$v" >/dev/null 2>&1; done
+        kill -TERM "$VIFD_PID"; wait "$VIFD_PID" 2>/dev/null
+    fi
+    [ -n "$SOCKS_PID" ] && kill "$SOCKS_PID" 2>/dev/null
+    for ns in rtr tor sbx xray; do
+        [ -e /run/netns/$P-$ns ] || continue
+        for dev in $(ip -n $P-$ns -br link show | awk '{sub(/@.*/, "", $1); print $1}'); do
+            in_ns $P-$ns "$VIFGEN" sink detach --dev "$dev" --pin "$P-$ns" >/dev/null 2>&1
+        done
     done
-    in_ns $P-rtr "$VIFGEN" sink detach --dev $P-r0 --pin $P-rtr >/dev/null 2>&1
-    in_ns $P-gw "$VIFGEN" sink detach --dev $P-g1 --pin $P-gw >/dev/null 2>&1
-    ip rule del fwmark $((0x10065)) table 1101 priority 1101 2>/dev/null
-    ip route flush table 1101 2>/dev/null
-    [ -n "${old_fwd:-}" ] && echo "$old_fwd" >/proc/sys/net/ipv4/ip_forward
-    [ -d "$PIN" ] && dp teardown >/dev/null 2>&1
-    for n in t0 pa pb pc g0; do ip link del $P-$n 2>/dev/null; done
-    for ns in rtr a b c gw; do ip netns del $P-$ns 2>/dev/null; done
+    [ -d "$PIN" ] && "$VIFDP" -d "$PIN" teardown >/dev/null 2>&1
+    ip link del $P-t0 2>/dev/null
+    ip link del $P-tun0 2>/dev/null
+    for ns in rtr tor sbx xray; do ip netns del $P-$ns 2>/dev/null; done
+    [ -n "$TMP" ] && rm -rf "$TMP"
 }
 trap cleanup EXIT
 cleanup
+TMP=$(mktemp -d /tmp/vifd-demo.XXXXXX)
 
-mac_of() {
-    ip -n "$1" -o link show "$2" |
-        awk '{ for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1) }'
-}
-
-# Router count of frames tagged VLAN $1 seen on the trunk peer.
+# Frames the router side saw tagged with VLAN $1.
 rtr_count() {
-    "$VIFGEN" sink read --pin $P-rtr --json |
-        python3 -c "import json,sys; print(json.load(sys.stdin)['by_vlan'].get('$1',0))"
+    "$VIFGEN" sink read --pin $P-rtr --json | jq -r ".by_vlan[\"$1\"] // 0"
 }
+# Frames a service end received.
 svc_count() {
-    "$VIFGEN" sink read --pin $P-$1 --json |
-        python3 -c "import json,sys; print(json.load(sys.stdin)['packets'])"
+    "$VIFGEN" sink read --pin "$P-$1" --json | jq -r .packets
 }
-# n UDP datagrams from a service to an address on its VIF's subnet.
+# n UDP datagrams from a service to the router's address on its VIF.
 udp_burst() {
     local ns=$1 dst=$2 n=$3
     ip netns exec "$ns" bash -c \
         "for ((i=0;i<$n;i++)); do echo demo >/dev/udp/$dst/9; done" 2>/dev/null || true
 }
 
-say "Topology: router namespace on an 802.1Q trunk, three services"
+say "Topology: a router namespace on an 802.1Q trunk, three service namespaces"
 ip netns add $P-rtr
 ip link add $P-t0 type veth peer name $P-r0 netns $P-rtr
 ip link set $P-t0 up
+ethtool -K $P-t0 rxvlan off txvlan off >/dev/null 2>&1 || true
 in_ns $P-rtr ip link set $P-r0 up
-for dev in $P-t0; do ethtool -K $dev rxvlan off txvlan off >/dev/null 2>&1 || true; done
 in_ns $P-rtr ethtool -K $P-r0 rxvlan off txvlan off >/dev/null 2>&1 || true
-RTR_MAC=$(mac_of $P-rtr $P-r0)
+RTR_MAC=$(ip -n $P-rtr -j link show $P-r0 | jq -r '.[0].address')
+for ns in tor sbx xray; do ip netns add $P-$ns; ip -n $P-$ns link set lo up; done
 
-vlan_of=(["0"]=101 ["1"]=102 ["2"]=103)
-i=0
-for s in a b c; do
-    v=${vlan_of[$i]}
-    ip netns add $P-$s
-    ip link add $P-p$s type veth peer name $P-s$s netns $P-$s
-    ip link set $P-p$s up
-    ip addr add 10.100.$v.254/24 dev $P-p$s
-    in_ns $P-$s ip link set lo up
-    in_ns $P-$s ip link set $P-s$s up
-    # XDP cannot finish a checksum the sender left to offload: services
-    # behind XDP send with tx checksumming off (vifd does the same).
-    in_ns $P-$s ethtool -K $P-s$s tx off >/dev/null 2>&1 || true
-    in_ns $P-$s ip addr add 10.100.$v.1/24 dev $P-s$s
-    # The router's address on the VIF, as the service's neighbour.
-    in_ns $P-$s ip neigh add 10.100.$v.200 lladdr "$RTR_MAC" dev $P-s$s
-    i=$((i + 1))
-done
-ip -br link show | grep "^$P-" || true
+# Tor's gateway: a tun device and a stand-in for tun2socks + SOCKS5: one
+# process that holds the tun open (carrier up) and answers the SOCKS5
+# greeting as a real server would.  Killing it takes both down.
+ip tuntap add $P-tun0 mode tun
+ip link set $P-tun0 up
+SOCKS_PORT=$((20000 + RANDOM % 20000))
+/usr/bin/python3 - "$SOCKS_PORT" "$P-tun0" <<'PY' &
+import fcntl, os, socket, struct, sys
+tun = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(tun, 0x400454ca, struct.pack("16sH", sys.argv[2].encode(), 0x1001))
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+while True:
+    c, _ = s.accept()
+    try:
+        if c.recv(3) == b"\x05\x01\x00":
+            c.sendall(b"\x05\x00")
+    finally:
+        c.close()
+PY
+SOCKS_PID=$!
 
-say "Attach the dataplane (native XDP) and create VIFs 101, 102, 103"
-dp trunk attach $P-t0
-for s in a b c; do dp port attach $P-p$s; done
-i=0
-for s in a b c; do
-    v=${vlan_of[$i]}
-    dp vif add $v port $P-p$s addr 10.100.$v.1/24 host 10.100.$v.254 \
-        mark $((0x10000 + v)) table $((1000 + v)) svc-mac "$(mac_of $P-$s $P-s$s)"
-    i=$((i + 1))
-done
-dp vif show
-ip -d link show $P-t0 | grep -o 'prog/xdp id [0-9]*' | sed 's/^/trunk: /'
+say "Start vifd (trunk $P-t0, VLAN pool 101-199, 10.100.<vlan>.0/24)"
+cat >"$TMP/vifd.conf" <<EOF
+[daemon]
+state_dir = $TMP/state
+socket_path = $TMP/vifd.sock
+[dataplane]
+trunk = $P-t0
+pin_dir = $PIN
+[pool]
+vlan_pool = 101-199
+scheme = vlan24
+EOF
+"$VIFD" --check-config -c "$TMP/vifd.conf" && echo "config OK"
+"$VIFD" -f -c "$TMP/vifd.conf" 2>"$TMP/vifd.log" &
+VIFD_PID=$!
+for _ in $(seq 50); do ctl ping >/dev/null 2>&1 && break; sleep 0.1; done
+ctl ping
 
-# Counters: an XDP sink on the router side and on every service end (the
-# sinks pass frames on, so the services' kernels still see them).
+say "Create three VIFs through the change pipeline"
+ctl vif create tor vlan 101 netns $P-tor gateway socks5 $P-tun0 127.0.0.1:$SOCKS_PORT
+ctl vif create singbox vlan 102 netns $P-sbx
+ctl vif create xray vlan 103 netns $P-xray
+ctl vif list
+
+# Counters: an XDP sink on the router side and on every service end (they
+# pass frames on).  The router's address on each VIF is a static
+# neighbour in the service, as a real router would answer ARP.
 in_ns $P-rtr "$VIFGEN" sink attach --dev $P-r0 --pin $P-rtr --pass
-for s in a b c; do in_ns $P-$s "$VIFGEN" sink attach --dev $P-s$s --pin $P-$s --pass; done
+declare -A SVC_END VLAN=([tor]=101 [sbx]=102 [xray]=103) NAME=([tor]=tor [sbx]=singbox [xray]=xray)
+for s in tor sbx xray; do
+    SVC_END[$s]=$(ctl -j vif show "${NAME[$s]}" | jq -r '.vif.peer_ifname // .peer_ifname')
+    in_ns $P-$s "$VIFGEN" sink attach --dev "${SVC_END[$s]}" --pin "$P-$s" --pass
+    ip -n $P-$s neigh replace 10.100.${VLAN[$s]}.$RTR_IP_SUFFIX lladdr "$RTR_MAC" \
+        dev "${SVC_END[$s]}" nud permanent
+    # XDP cannot finish partial checksums (see README); vifd creates the
+    # ends this way too.
+    in_ns $P-$s ethtool -K "${SVC_END[$s]}" tx off >/dev/null 2>&1 || true
+done
+
+say "Gateway health: tor's SOCKS5 gateway is up, its kill switch released"
+sleep 2
+ctl gateway status
+ctl killswitch show
 
 say "Trunk -> services: 30000 tagged frames from the router, 10000 per VLAN"
 in_ns $P-rtr "$VIFGEN" send --dev $P-r0 --count 30000 --vlan-base 101 --vlans 3 \
     --dst 02:00:00:00:00:02
 sleep 0.3
-for s in a b c; do echo "service $s received $(svc_count $s) frames"; done
-echo "(each saw only its own VLAN: isolation)"
+for s in tor sbx xray; do echo "${NAME[$s]} received $(svc_count $s) frames (VLAN ${VLAN[$s]} only)"; done
 
-say "Services -> trunk: 500 UDP datagrams from each service"
-i=0
-for s in a b c; do udp_burst $P-$s 10.100.${vlan_of[$i]}.200 500; i=$((i + 1)); done
+say "Services -> trunk: 300 UDP datagrams from each service to the router"
+for s in tor sbx xray; do udp_burst $P-$s 10.100.${VLAN[$s]}.$RTR_IP_SUFFIX 300; done
 sleep 0.3
 for v in 101 102 103; do echo "router saw $(rtr_count $v) frames tagged VLAN $v"; done
 
-say "Chain: VIF 102 (sing-box) -> VIF 103 (Xray)"
-before_c=$(svc_count c); before_t=$(rtr_count 102)
-dp chain 102 103
-udp_burst $P-b 10.100.102.200 300
+say "Chain: singbox -> xray"
+ctl chain set singbox xray
+ctl chain list
+before_x=$(svc_count xray); before_t=$(rtr_count 102)
+udp_burst $P-sbx 10.100.102.$RTR_IP_SUFFIX 200
 sleep 0.3
-echo "service c received $(( $(svc_count c) - before_c )) frames from b's chain;" \
-     "router saw $(( $(rtr_count 102) - before_t )) more VLAN 102 frames"
-dp chain 102 none
+echo "xray received $(( $(svc_count xray) - before_x )) of singbox's frames;" \
+     "the trunk saw $(( $(rtr_count 102) - before_t )) more VLAN 102 frames"
+ctl chain clear singbox
 
-say "Kill switch: VIF 101's gateway fails, the switch engages"
+say "Gateway failure: tor's SOCKS5 server dies; the kill switch engages"
+kill "$SOCKS_PID"; wait "$SOCKS_PID" 2>/dev/null || true; SOCKS_PID=
+t0=$(date +%s%N)
+for _ in $(seq 40); do
+    [ "$(ctl -j vif show tor | jq -r '(.vif // .).killswitch.engaged // (.vif // .).ks_engaged')" = true ] && break
+    sleep 0.1
+done
+echo "kill switch engaged $(( ($(date +%s%N) - t0) / 1000000 )) ms after the gateway died"
+ctl gateway status
 before=$(rtr_count 101)
-dp killswitch 101 on
-udp_burst $P-a 10.100.101.200 2000
+udp_burst $P-tor 10.100.101.$RTR_IP_SUFFIX 2000
 sleep 0.3
-echo "frames leaked to the trunk while engaged: $(( $(rtr_count 101) - before ))"
-dp -j stats 101 | python3 -c "import json,sys; d=json.load(sys.stdin)['vifs'][0]; print('killswitch drops:', d['drops']['killswitch'])"
-dp killswitch 101 off
-before=$(rtr_count 101)
-udp_burst $P-a 10.100.101.200 100
-sleep 0.3
-echo "released: $(( $(rtr_count 101) - before )) frames reach the trunk again"
+echo "frames tor leaked to the trunk while engaged: $(( $(rtr_count 101) - before ))"
+sleep 1.2 # vifd samples the dataplane's counters once a second
+ctl stats tor
 
-say "Quota: VIF 103 may send 20000 bytes, then it is blocked"
-dp quota 103 set 20000 dir tx action block
+say "Quota: xray may send 20 kB a day, then it is blocked"
+ctl quota set xray 20K daily block tx
 before=$(rtr_count 103)
-udp_burst $P-c 10.100.103.200 1000
-sleep 0.3
-dp quota 103 show
-echo "frames through before the block: $(( $(rtr_count 103) - before ))"
-dp quota 103 reset
-before=$(rtr_count 103)
-udp_burst $P-c 10.100.103.200 10
-sleep 0.3
-echo "after reset: $(( $(rtr_count 103) - before )) frames through"
+udp_burst $P-xray 10.100.103.$RTR_IP_SUFFIX 1000
+sleep 1.5
+echo "frames through before the block: $(( $(rtr_count 103) - before )) of 1000"
+ctl quota show xray
 
-say "Routing mark: VIF 101's traffic via the host follows table 1101 (fwmark rule)"
-# A gateway namespace reachable only through table 1101, as a VIF's tunnel
-# would be; the main table has no route to 198.51.100.0/24.
-ip netns add $P-gw
-ip link add $P-g0 type veth peer name $P-g1 netns $P-gw
-ip addr add 10.99.0.1/30 dev $P-g0
-ip link set $P-g0 up
-in_ns $P-gw ip addr add 10.99.0.2/30 dev $P-g1
-in_ns $P-gw ip link set $P-g1 up
-in_ns $P-gw "$VIFGEN" sink attach --dev $P-g1 --pin $P-gw --pass
-old_fwd=$(cat /proc/sys/net/ipv4/ip_forward)
-echo 1 >/proc/sys/net/ipv4/ip_forward
-ip route add default via 10.99.0.2 dev $P-g0 table 1101
-ip rule add fwmark $((0x10065)) table 1101 priority 1101
-in_ns $P-a ip route add 198.51.100.0/24 via 10.100.101.254
-ip neigh replace 10.99.0.2 lladdr "$(mac_of $P-gw $P-g1)" dev $P-g0
-udp_burst $P-a 198.51.100.7 50
-sleep 0.3
-echo "with the rule: the gateway received $(svc_count gw) datagrams (mark $(printf 0x%x $((0x10065))) -> table 1101)"
-ip rule del fwmark $((0x10065)) table 1101 priority 1101
-before=$(svc_count gw)
-udp_burst $P-a 198.51.100.7 50
-sleep 0.3
-echo "without it:    the gateway received $(( $(svc_count gw) - before )) more"
-echo "$old_fwd" >/proc/sys/net/ipv4/ip_forward
+say "Events (the control socket's resumable stream)"
+ctl events --since 0 | tail -12
 
 say "Per-VIF statistics"
-dp stats
+sleep 1.2
+ctl stats
