@@ -865,14 +865,19 @@ static int reg_sync(struct target_local *t, const __u16 *next, bool add,
 
 /* ---- the plan: one change set, parsed, ordered and simulated ---------- */
 
+static bool tl_handles(void *ctx, const char *op)
+{
+	return op && find_name(tl_op_names, TL_OP__MAX, op) >= 0;
+}
+
 struct tl_pitem {
 	struct tl_req r;
+	bool mine;                    /* an op of this target */
 	int perr;                     /* parse error, 0 = parsed */
 	char pmsg[PIPELINE_ERR_MAX];
 	size_t *deps;                 /* implicit: items this one follows */
 	size_t ndeps, capdeps;
 	/* The simulation's verdict (validate) and diff (preview). */
-	bool judged;
 	int err;
 	char msg[PIPELINE_ERR_MAX];
 	json_t *diff;
@@ -893,6 +898,8 @@ struct tl_plan {
 	json_t **items;
 	struct tl_pitem *pi;
 	bool simulated;
+	size_t *order;  /* apply order, once simulated */
+	size_t cursor;  /* preview comes in apply order: the next one */
 };
 
 static void plan_free(struct tl_plan *pl)
@@ -911,6 +918,7 @@ static void plan_free(struct tl_plan *pl)
 	}
 	free(pl->items);
 	free(pl->pi);
+	free(pl->order);
 	free(pl);
 }
 
@@ -986,7 +994,37 @@ struct tl_dscan {
 	int del_vlan[VIF_VLAN_SLOTS];    /* VLAN of a VIF deleted for good */
 	json_t *create_name;             /* name -> create item */
 	json_t *delete_name;             /* name -> delete item */
+	/* Items by op: byop[op0[op] .. op0[op + 1] - 1], in set order. */
+	size_t *byop;
+	size_t op0[TL_OP__MAX + 1];
 };
+
+static int by_op(struct tl_dscan *s, const struct tl_plan *pl)
+{
+	size_t fill[TL_OP__MAX] = { 0 }, i;
+	unsigned int op;
+
+	s->byop = malloc((pl->n ?: 1) * sizeof(*s->byop));
+	if (!s->byop)
+		return -ENOMEM;
+	memset(s->op0, 0, sizeof(s->op0));
+	for (i = 0; i < pl->n; i++)
+		if (pl->pi[i].mine)
+			s->op0[pl->pi[i].r.op + 1]++;
+	for (op = 0; op < TL_OP__MAX; op++)
+		s->op0[op + 1] += s->op0[op];
+	for (i = 0; i < pl->n; i++) {
+		if (!pl->pi[i].mine)
+			continue;
+		op = pl->pi[i].r.op;
+		s->byop[s->op0[op] + fill[op]++] = i;
+	}
+	return 0;
+}
+
+#define for_each_op(s, op, j, k)                                           \
+	for ((k) = (s)->op0[op];                                           \
+	     (k) < (s)->op0[(op) + 1] && ((j) = (s)->byop[k], 1); (k)++)
 
 static int name_idx(const json_t *map, const char *name)
 {
@@ -1028,7 +1066,7 @@ static int plan_deps(struct target_local *t, struct tl_plan *pl)
 	struct tl_ref refs[VIFD_CHAIN_MAX + 1];
 	const struct vifd_vif *v;
 	struct tl_dscan *s;
-	size_t i, j, k, nr, *ks_item = NULL;
+	size_t i, j, k, q, nr, *ks_item = NULL;
 	void *fa[3];
 	int c, ret = -ENOMEM;
 
@@ -1041,7 +1079,7 @@ static int plan_deps(struct target_local *t, struct tl_plan *pl)
 	if (!s->create_name || !s->delete_name || !ks_item)
 		goto out;
 	next_snapshot(t, s->next);
-	if (components(s->next, s->comp))
+	if (components(s->next, s->comp) || by_op(s, pl))
 		goto out;
 	for (k = 0; k < VIF_VLAN_SLOTS; k++) {
 		s->create_vlan[k] = -1;
@@ -1051,6 +1089,8 @@ static int plan_deps(struct target_local *t, struct tl_plan *pl)
 	for (i = 0; i < pl->n; i++) {
 		const struct tl_req *r = &pl->pi[i].r;
 
+		if (!pl->pi[i].mine)
+			continue;
 		if (r->op == TL_VIF_CREATE) {
 			if (name_idx_put(s->create_name, r->name, i))
 				goto out;
@@ -1065,6 +1105,8 @@ static int plan_deps(struct target_local *t, struct tl_plan *pl)
 	for (i = 0; i < pl->n; i++) {
 		const struct tl_req *r = &pl->pi[i].r;
 
+		if (!pl->pi[i].mine)
+			continue;
 		if (r->op == TL_VIF_DELETE && r->name &&
 		    name_idx(s->create_name, r->name) < 0 &&
 		    (v = vifmgr_find(t->d.vm, r->name)) &&
@@ -1080,10 +1122,12 @@ static int plan_deps(struct target_local *t, struct tl_plan *pl)
 		struct tl_pitem *p = &pl->pi[i];
 		const struct tl_req *r = &p->r;
 
+		if (!p->mine)
+			continue;
 		nr = req_refs(r, refs);
 		for (k = 0; k < nr; k++) {
 			v = ref_vif(t, &refs[k]);
-			/* R1: a VIF the set creates is named after it exists. */
+			/* R1: a VIF the set creates is named after it is. */
 			c = refs[k].name ? name_idx(s->create_name,
 						    refs[k].name) :
 					   s->create_vlan[refs[k].vlan];
@@ -1115,16 +1159,14 @@ static int plan_deps(struct target_local *t, struct tl_plan *pl)
 			c = v ? name_idx(s->delete_name, v->name) : -1;
 			if (c >= 0 && dep_add(p, (size_t)c))
 				goto out;
-			for (j = 0; j < pl->n; j++)
-				if (pl->pi[j].r.op == TL_POOL_SET &&
-				    dep_add(p, j))
+			for_each_op(s, TL_POOL_SET, j, q)
+				if (dep_add(p, j))
 					goto out;
 			break;
 		case TL_POOL_SET:
 			/* R4: after every delete (they only free VLANs). */
-			for (j = 0; j < pl->n; j++)
-				if (pl->pi[j].r.op == TL_VIF_DELETE &&
-				    dep_add(p, j))
+			for_each_op(s, TL_VIF_DELETE, j, q)
+				if (dep_add(p, j))
 					goto out;
 			break;
 		case TL_CHAIN_CLEAR:
@@ -1144,11 +1186,10 @@ static int plan_deps(struct target_local *t, struct tl_plan *pl)
 				v = ref_vif(t, &r->hops[k]);
 				if (!v || !s->comp[v->vlan])
 					continue;
-				for (j = 0; j < pl->n; j++) {
+				for_each_op(s, TL_CHAIN_CLEAR, j, q) {
 					const struct vifd_vif *w;
 
-					if (pl->pi[j].r.op != TL_CHAIN_CLEAR ||
-					    !pl->pi[j].r.name)
+					if (!pl->pi[j].r.name)
 						continue;
 					w = vifmgr_find(t->d.vm,
 							pl->pi[j].r.name);
@@ -1171,6 +1212,7 @@ static int plan_deps(struct target_local *t, struct tl_plan *pl)
 out:
 	json_decref(s->create_name);
 	json_decref(s->delete_name);
+	free(s->byop);
 	free(ks_item);
 	free(s);
 	return ret;
@@ -1199,6 +1241,7 @@ static void plan_parse(struct tl_plan *pl, size_t i, const json_t *item)
 	struct tl_pitem *p = &pl->pi[i];
 
 	pl->items[i] = json_incref((json_t *)item);
+	p->mine = tl_handles(NULL, pipeline_item_op(item));
 	p->perr = req_parse(item, &p->r, p->pmsg, sizeof(p->pmsg));
 }
 
@@ -1235,12 +1278,7 @@ static struct tl_plan *plan_get(struct target_local *t,
 	return pl;
 }
 
-/* ---- ops: handles, depends -------------------------------------------- */
-
-static bool tl_handles(void *ctx, const char *op)
-{
-	return op && find_name(tl_op_names, TL_OP__MAX, op) >= 0;
-}
+/* ---- ops: depends ----------------------------------------------------- */
 
 static int tl_depends(void *ctx, const json_t *item,
 		      const struct pipeline_view *proposed, json_t *after,
@@ -1299,6 +1337,7 @@ struct sim {
 	__u16 lo, hi;
 	struct vlan_set reserved;
 	int pool_by;
+	__u16 free_hint;        /* no free usable VLAN below it */
 };
 
 static void sim_fini(struct sim *s)
@@ -1508,6 +1547,8 @@ static int sim_del(struct sim *s, __u16 vlan, int i)
 	if (x->gw_type != VIFD_GW_NONE && x->tun[0])
 		json_object_del(s->tuns, x->tun);
 	vlan_set_del(&s->taken, vlan);
+	if (vlan < s->free_hint)
+		s->free_hint = vlan;
 	s->gone_vlan[vlan] = i;
 	if (json_object_set_new(s->gone, x->name, json_integer(i)))
 		return -ENOMEM;
@@ -1591,9 +1632,10 @@ static json_t *vif_json(const struct target_local *t, const struct vifd_vif *v)
 {
 	char sub[INET_ADDRSTRLEN], svc[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
 	char subnet[INET_ADDRSTRLEN + 4];
-	const struct vifd_vif *fb = v->ks_mode == VIFD_KS_FALLBACK ?
-					    vifmgr_get(t->d.vm, v->ks_fallback) :
-					    NULL;
+	const struct vifd_vif *fb = NULL;
+
+	if (v->ks_mode == VIFD_KS_FALLBACK)
+		fb = vifmgr_get(t->d.vm, v->ks_fallback);
 
 	snprintf(subnet, sizeof(subnet), "%s/%u", ip4_str(v->subnet, sub),
 		 v->prefix_len);
@@ -1669,6 +1711,7 @@ static void sim_create(struct sim *s, size_t i)
 	struct stat st;
 	__u16 vlan, fb = 0, x;
 	int code = 0;
+	bool self;
 
 	x = sim_name_vlan(s, r->name);
 	if (x) {
@@ -1710,9 +1753,11 @@ static void sim_create(struct sim *s, size_t i)
 	} else if (!vlan) {
 		unsigned int v;
 
-		for (v = s->lo; v <= s->hi && !vlan; v++)
+		for (v = s->free_hint > s->lo ? s->free_hint : s->lo;
+		     v <= s->hi && !vlan; v++)
 			if (sim_usable(s, v) && !vlan_set_has(&s->taken, v))
 				vlan = (__u16)v;
+		s->free_hint = vlan;
 		if (!vlan) {
 			sim_fail(p, -ENOSPC, "the VLAN pool %u-%u is full",
 				 s->lo, s->hi);
@@ -1721,10 +1766,11 @@ static void sim_create(struct sim *s, size_t i)
 	}
 	if (r->ks_mode == VIFD_KS_FALLBACK) {
 		fb = sim_ref(s, &r->fallback, &code, why, sizeof(why));
+		self = fb == vlan || (r->fallback.name &&
+				      !strcmp(r->fallback.name, r->name));
 		if (!fb)
 			sim_fail(p, code, "kill-switch fallback: %s", why);
-		else if ((r->fallback.name && !strcmp(r->fallback.name, r->name)) ||
-			 fb == vlan)
+		else if (self)
 			sim_fail(p, -EINVAL, "a VIF cannot fall back to itself");
 		else if (s->v[fb].state == VIFD_STATE_REMOVING)
 			sim_fail(p, -EBUSY,
@@ -1761,7 +1807,8 @@ static void sim_create(struct sim *s, size_t i)
 			sim_fail(p, -EEXIST,
 				 "interface '%s' exists already and is not a VIF's",
 				 nv.ifname);
-		else if (!r->netns && nl_link_index(t->d.nl, nv.peer_ifname) > 0)
+		else if (!r->netns &&
+			 nl_link_index(t->d.nl, nv.peer_ifname) > 0)
 			sim_fail(p, -EEXIST,
 				 "interface '%s' exists already and is not a VIF's",
 				 nv.peer_ifname);
@@ -1780,12 +1827,13 @@ static void sim_create(struct sim *s, size_t i)
 	p->diff = diff_new(NULL, vif_json(t, &nv));
 	p->risk = PIPELINE_RISK_LOW;
 	/* A fallback the set creates has no vifmgr record to name it yet. */
-	if (fb && !vifmgr_get(t->d.vm, fb))
-		json_object_set_new(
-			json_object_get(json_object_get(json_object_get(p->diff, "after"),
-							"killswitch"),
-					"fallback"),
-			"name", json_string(s->v[fb].name));
+	if (fb && !vifmgr_get(t->d.vm, fb)) {
+		json_t *k = json_object_get(json_object_get(p->diff, "after"),
+					    "killswitch");
+
+		json_object_set_new(json_object_get(k, "fallback"), "name",
+				    json_string(s->v[fb].name));
+	}
 }
 
 static void sim_delete(struct sim *s, size_t i)
@@ -1830,8 +1878,8 @@ static void sim_path(const struct sim *s, __u16 vlan, char *buf, size_t len)
 
 	buf[0] = '\0';
 	for (k = 0; vlan && k < VIFD_CHAIN_MAX + 2 && used < len; k++) {
-		used += snprintf(buf + used, len - used, "%s%s", k ? " -> " : "",
-				 s->v[vlan].name);
+		used += snprintf(buf + used, len - used, "%s%s",
+				 k ? " -> " : "", s->v[vlan].name);
 		vlan = s->v[vlan].next_hop;
 	}
 	if (vlan && used < len)
@@ -1913,10 +1961,14 @@ static void sim_chain_set(struct sim *s, size_t i)
 		json_decref(before);
 		return;
 	}
-	for (k = 0; k + 1 < n; k++)
+	/* Links out of VIFs the set creates are additions. */
+	p->risk = PIPELINE_RISK_LOW;
+	for (k = 0; k + 1 < n; k++) {
 		s->v[h[k]].linked_by = (int)i;
+		if (s->v[h[k]].created_by < 0)
+			p->risk = PIPELINE_RISK_MEDIUM;
+	}
 	p->diff = diff_new(before, links_json(s, h, n - 1));
-	p->risk = PIPELINE_RISK_MEDIUM;
 }
 
 static void sim_chain_clear(struct sim *s, size_t i)
@@ -2036,7 +2088,8 @@ static void sim_ks_set(struct sim *s, size_t i)
 		}
 	}
 	before = ks_state_json(s, vlan);
-	if (x->ks_mode == r->ks_mode && x->ks_fallback == fb)
+	if ((x->ks_mode == r->ks_mode && x->ks_fallback == fb) ||
+	    x->created_by >= 0)
 		p->risk = PIPELINE_RISK_LOW;
 	else if (x->ks_mode == VIFD_KS_BLOCK)
 		p->risk = PIPELINE_RISK_HIGH; /* engaged stops dropping */
@@ -2080,16 +2133,17 @@ static void sim_quota_set(struct sim *s, size_t i)
 	}
 	before = json_pack("{s:s, s:i, s:o}", "name", x->name, "vlan",
 			   (int)vlan, "quota", quota_json(&x->quota));
-	p->risk = quota_cfg_eq(&x->quota, &r->quota) ? PIPELINE_RISK_LOW :
-						       PIPELINE_RISK_MEDIUM;
+	p->risk = quota_cfg_eq(&x->quota, &r->quota) || x->created_by >= 0 ?
+			  PIPELINE_RISK_LOW :
+			  PIPELINE_RISK_MEDIUM;
 	x->quota.limit = r->quota.limit;
 	x->quota.period = r->quota.period;
 	x->quota.action = r->quota.action;
 	x->quota.dir = r->quota.dir;
 	x->quota_by = (int)i;
-	p->diff = diff_new(before,
-			   json_pack("{s:s, s:i, s:o}", "name", x->name, "vlan",
-				     (int)vlan, "quota", quota_json(&x->quota)));
+	p->diff = diff_new(before, json_pack("{s:s, s:i, s:o}", "name",
+					     x->name, "vlan", (int)vlan,
+					     "quota", quota_json(&x->quota)));
 }
 
 static void sim_pool_set(struct sim *s, size_t i)
@@ -2138,6 +2192,7 @@ static void sim_pool_set(struct sim *s, size_t i)
 	s->hi = r->hi;
 	s->reserved = res;
 	s->pool_by = (int)i;
+	s->free_hint = 0;
 }
 
 /* Judge every item in apply order (order[k]: the k-th item to apply). */
@@ -2159,7 +2214,8 @@ static int plan_simulate(struct target_local *t, struct tl_plan *pl)
 		struct tl_pitem *p = &pl->pi[order[k]];
 
 		i = order[k];
-		p->judged = true;
+		if (!p->mine)
+			continue;
 		if (p->perr) {
 			p->err = p->perr;
 			memcpy(p->msg, p->pmsg, sizeof(p->msg));
@@ -2194,9 +2250,13 @@ static int plan_simulate(struct target_local *t, struct tl_plan *pl)
 			sim_fail(p, -ENOMEM, "out of memory");
 	}
 	sim_fini(&s);
-	free(order);
-	if (!err)
+	if (!err) {
 		pl->simulated = true;
+		pl->order = order;
+		pl->cursor = 0;
+	} else {
+		free(order);
+	}
 	return err;
 }
 
@@ -2232,12 +2292,14 @@ static int tl_validate(void *ctx, const json_t *item,
 }
 
 /* The plan entry of an item the engine passes outside a view, or -1. */
-static ssize_t plan_find(const struct tl_plan *pl, const json_t *item)
+static ssize_t plan_find(struct tl_plan *pl, const json_t *item)
 {
 	size_t i;
 
 	if (!pl || !pl->simulated)
 		return -1;
+	if (pl->cursor < pl->n && pl->items[pl->order[pl->cursor]] == item)
+		return (ssize_t)pl->order[pl->cursor++];
 	for (i = 0; i < pl->n; i++)
 		if (pl->items[i] == item)
 			return (ssize_t)i;
@@ -2593,9 +2655,10 @@ static int verify_create(struct target_local *t, const struct tl_req *r,
 			v->error);
 		return -EIO;
 	}
+	/* Only what no later item of the set may change (not the mode). */
 	if ((r->vlan && v->vlan != r->vlan) ||
 	    strcmp(v->netns, r->netns ? r->netns : "") ||
-	    v->gw.type != r->gw.type || v->ks_mode != r->ks_mode) {
+	    v->gw.type != r->gw.type || strcmp(v->gw.tun, r->gw.tun)) {
 		set_err(err, errlen,
 			"VIF '%s' is not what was asked (VLAN %u, netns '%s')",
 			r->name, v->vlan, v->netns);
@@ -2940,6 +3003,9 @@ static int verify_chain_set(struct target_local *t, const struct tl_req *r,
 	ret = hops_resolve(t, r, h, err, errlen);
 	for (k = 0; !ret && k + 1 < r->nhops; k++)
 		ret = verify_next_hop(t, h[k], h[k + 1], err, errlen);
+	/* Every hop whole, its kill switch what gw decided for the chain. */
+	for (k = 0; !ret && k < r->nhops; k++)
+		ret = verify_vif(t, vifmgr_get(t->d.vm, h[k]), err, errlen);
 	if (!ret && t->d.gw) {
 		/* The chain's head is registered, the path through these. */
 		const struct tl_chain *c = NULL;
@@ -2948,8 +3014,9 @@ static int verify_chain_set(struct target_local *t, const struct tl_req *r,
 
 		for (guard = 0; guard < VIFD_CHAIN_MAX; guard++) {
 			for (u = 1; u < VIF_VLAN_SLOTS; u++) {
-				const struct vifd_vif *w = vifmgr_get(t->d.vm, u);
+				const struct vifd_vif *w;
 
+				w = vifmgr_get(t->d.vm, (__u16)u);
 				if (w && w->next_hop == head)
 					break;
 			}
@@ -3181,7 +3248,7 @@ static int apply_quota_set(struct target_local *t, const struct tl_req *r,
 		return 0;
 	st = quota_mgr_get(t->d.qm, vlan);
 	if (st) {
-		/* The dataplane gets limit - base (vifmgr gave it the limit). */
+		/* The dataplane gets limit - base (vifmgr gave it limit). */
 		ret = quota_mgr_configure(t->d.qm, vlan, &nq);
 		if (!nq.limit)
 			quota_mgr_untrack(t->d.qm, vlan);

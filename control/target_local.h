@@ -46,9 +46,10 @@
  * all VIFs connected to it through next hops, in both directions (with
  * composed chains A -> C and B -> C -> D that is all four).
  *
- * Risk (preview): LOW for a vif.create or an item that changes nothing;
- * MEDIUM for changes to existing VIFs (chains, quotas, kill-switch mode
- * fallback -> block or to another fallback, a growing pool) and for
+ * Risk (preview): LOW for a vif.create, an item that changes nothing and
+ * changes to VIFs the same set creates (only additions, as the protocol
+ * says); MEDIUM for changes to existing VIFs (chains, quotas, kill-switch
+ * mode fallback -> block or to another fallback, a growing pool) and for
  * deleting a VIF that is not ACTIVE; HIGH for deleting an ACTIVE VIF, a
  * kill-switch mode change that can release it (block -> fallback) and a
  * pool change that takes usable VLANs away.
@@ -120,8 +121,7 @@ struct vifmgr;
 /*
  * Persist a VIF's kill-switch mode and fallback (VIFD_KS_BLOCK: fallback
  * 0) in the VIF manager's record and the store, without touching the
- * dataplane (the gateway manager applies modes).  vifmgr.h has no such
- * setter yet; this is the signature asked of it (vifmgr_set_ks_mode).
+ * dataplane (the gateway manager applies modes): vifmgr_set_ks_mode().
  */
 typedef int (*target_local_ks_mode_fn)(struct vifmgr *vm, __u16 vlan,
 				       enum vifd_ks_mode mode,

@@ -2158,7 +2158,8 @@ static int rec_dumps(struct vm_scan *sc)
 		vm_rec_fail(sc, err, "%s", nl_errmsg(m->nl));
 		return err;
 	}
-	qsort(sc->ifx, sc->nifx, sizeof(*sc->ifx), vm_ifx_cmp);
+	if (sc->nifx)
+		qsort(sc->ifx, sc->nifx, sizeof(*sc->ifx), vm_ifx_cmp);
 	err = nl_addr_list(m->nl, 0, scan_addr_cb, sc);
 	if (!err)
 		err = nl_rule_list(m->nl, scan_rule_cb, sc);
