@@ -313,6 +313,7 @@ static const struct conf_key keys[CONFIG_KEY__MAX] = {
 	    check_abs_path),
 	STR(CONFIG_SOCKET_GROUP, SEC_DAEMON, socket_group, false,
 	    check_group),
+	STR(CONFIG_ADMIN_GROUP, SEC_DAEMON, admin_group, false, check_group),
 	ENUM(CONFIG_LOG_LEVEL, SEC_DAEMON, log_level, true, log_level_names),
 	STR(CONFIG_TIMEZONE, SEC_DAEMON, timezone, true, check_tz),
 

@@ -74,7 +74,8 @@ struct vifd_config {
 	/* [daemon] */
 	char state_dir[CONFIG_PATH_MAX];
 	char socket_path[CONFIG_SOCK_MAX];
-	char socket_group[CONFIG_GROUP_MAX]; /* "" = root only */
+	char socket_group[CONFIG_GROUP_MAX]; /* may connect (read); "" = root */
+	char admin_group[CONFIG_GROUP_MAX];  /* members are admins; "" = root */
 	enum vif_log_level log_level;
 	char timezone[CONFIG_TZ_MAX];        /* IANA name */
 
@@ -126,6 +127,7 @@ enum config_key {
 	CONFIG_STATE_DIR,
 	CONFIG_SOCKET_PATH,
 	CONFIG_SOCKET_GROUP,
+	CONFIG_ADMIN_GROUP,
 	CONFIG_LOG_LEVEL,
 	CONFIG_TIMEZONE,
 	CONFIG_ENGINE,
@@ -185,7 +187,7 @@ int config_load(const char *path, struct vifd_config *cfg, char *err,
  *            vlan_pool and reserved (through pool_resize(), which may
  *            refuse; vifd then drops those bits before config_apply()),
  *            probe_*, *_retention*, every [alerts] and [router] key.
- *   restart: state_dir, socket_path, socket_group, engine, trunk,
+ *   restart: state_dir, socket_path, socket_group, admin_group, engine, trunk,
  *            pin_dir, xdp_mode, scheme, mark_base, table_base.  The last
  *            three change nothing for existing VIFs, which keep the
  *            addresses, marks and tables stored with them.

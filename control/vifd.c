@@ -1221,6 +1221,27 @@ static void api_log_cb(void *ctx, enum vif_log_level level, const char *msg)
 	pr_log(level, "control socket: %s\n", msg);
 }
 
+
+/* gid of a configured group name; "" leaves *gid alone (root only). */
+static int group_id(const char *key, const char *name, gid_t *gid)
+{
+	struct group *gr;
+	int err;
+
+	if (!name[0])
+		return 0;
+	errno = 0;
+	gr = getgrnam(name);
+	if (!gr) {
+		err = errno ? -errno : -ENOENT;
+		pr_warn("Couldn't find %s '%s': %s\n", key, name,
+			err == -ENOENT ? "no such group" : strerror(-err));
+		return err;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
 static int api_start(struct vifd *d)
 {
 	struct api_event_source src = {
@@ -1229,7 +1250,6 @@ static int api_start(struct vifd *d)
 		.ctx = d,
 	};
 	struct api_opts o;
-	struct group *gr;
 	int err;
 
 	api_opts_init(&o);
@@ -1240,20 +1260,11 @@ static int api_start(struct vifd *d)
 	o.events = &src;
 	o.log = api_log_cb;
 	o.log_ctx = d;
-	if (d->cfg.socket_group[0]) {
-		errno = 0;
-		gr = getgrnam(d->cfg.socket_group);
-		if (!gr) {
-			err = errno ? -errno : -ENOENT;
-			pr_warn("Couldn't find socket_group '%s': %s\n",
-				d->cfg.socket_group,
-				err == -ENOENT ? "no such group" :
-						 strerror(-err));
-			return err;
-		}
-		o.sock_gid = gr->gr_gid;
-		o.admin_gid = gr->gr_gid;
-	}
+	/* socket_group may connect (read-only), admin_group may change things. */
+	err = group_id("socket_group", d->cfg.socket_group, &o.sock_gid) ?:
+	      group_id("admin_group", d->cfg.admin_group, &o.admin_gid);
+	if (err)
+		return err;
 	err = api_new(d->loop, &o, &d->api);
 	if (err) {
 		if (err == -EADDRINUSE)
@@ -1764,6 +1775,12 @@ static int check_config(struct vifd *d)
 	if (cfg->socket_group[0] && !getgrnam(cfg->socket_group)) {
 		fprintf(stderr, "vifd: %s: socket_group '%s': no such group\n",
 			path, cfg->socket_group);
+		rc = VIFD_EXIT_FAIL;
+		goto out;
+	}
+	if (cfg->admin_group[0] && !getgrnam(cfg->admin_group)) {
+		fprintf(stderr, "vifd: %s: admin_group '%s': no such group\n",
+			path, cfg->admin_group);
 		rc = VIFD_EXIT_FAIL;
 		goto out;
 	}

@@ -94,6 +94,7 @@ static int test_defaults(void)
 	if (!ASSERT_STR(c.state_dir, "/var/lib/vifd", "state_dir") ||
 	    !ASSERT_STR(c.socket_path, "/run/vifd/vifd.sock", "socket") ||
 	    !ASSERT_STR(c.socket_group, "", "group") ||
+	    !ASSERT_STR(c.admin_group, "", "admin group") ||
 	    !ASSERT_EQ(c.log_level, LOG_LVL_INFO, "log_level") ||
 	    !ASSERT_STR(c.timezone, "UTC", "timezone") ||
 	    !ASSERT_EQ(c.engine, VIFD_ENGINE_XDP, "engine") ||
@@ -223,7 +224,8 @@ static int test_all_keys_set(void)
 		"[daemon]\r\n"
 		"  state_dir   =   /srv/vifd  \r\n"
 		"socket_path=/run/v.sock\n"
-		"socket_group = vif-admin\n"
+		"socket_group = vif-read\n"
+		"admin_group = vif-admin\n"
 		"; a comment\n"
 		"log_level = debug\n"
 		"timezone = Europe/Berlin\n"
@@ -272,7 +274,8 @@ static int test_all_keys_set(void)
 		return -1;
 	if (!ASSERT_STR(c.state_dir, "/srv/vifd", "state_dir") ||
 	    !ASSERT_STR(c.socket_path, "/run/v.sock", "socket") ||
-	    !ASSERT_STR(c.socket_group, "vif-admin", "group") ||
+	    !ASSERT_STR(c.socket_group, "vif-read", "group") ||
+	    !ASSERT_STR(c.admin_group, "vif-admin", "admin group") ||
 	    !ASSERT_EQ(c.log_level, LOG_LVL_DEBUG, "log_level") ||
 	    !ASSERT_STR(c.timezone, "Europe/Berlin", "timezone") ||
 	    !ASSERT_EQ(c.engine, VIFD_ENGINE_DPDK, "engine") ||
@@ -744,7 +747,7 @@ static int test_reload_classes(void)
 {
 	static const enum config_key restart[] = {
 		CONFIG_STATE_DIR, CONFIG_SOCKET_PATH, CONFIG_SOCKET_GROUP,
-		CONFIG_ENGINE,    CONFIG_TRUNK,       CONFIG_PIN_DIR,
+		CONFIG_ADMIN_GROUP, CONFIG_ENGINE,    CONFIG_TRUNK,       CONFIG_PIN_DIR,
 		CONFIG_XDP_MODE,  CONFIG_SCHEME,      CONFIG_MARK_BASE,
 		CONFIG_TABLE_BASE,
 	};
