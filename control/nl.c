@@ -25,16 +25,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/ethtool.h>
 #include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/net_namespace.h>
 #include <linux/netlink.h>
+#include <linux/sockios.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
@@ -942,6 +945,39 @@ int nl_link_set_up(struct nl *nl, int ifindex)
 	err = nl_talk(nl, nlh, NULL, NULL);
 	if (err)
 		return nl_fail(nl, err, "Couldn't set ifindex %d up", ifindex);
+	return 0;
+}
+
+/* One legacy ethtool set; the ioctl acts in the socket's netns. */
+static int ethtool_set(struct nl *nl, const char *ifname, __u32 cmd,
+		       __u32 value)
+{
+	struct ethtool_value ev = { .cmd = cmd, .data = value };
+	struct ifreq ifr = {};
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ev;
+	if (ioctl(mnl_socket_get_fd(nl->sock), SIOCETHTOOL, &ifr))
+		return -errno;
+	return 0;
+}
+
+int nl_link_xdp_peer_setup(struct nl *nl, const char *ifname)
+{
+	int err;
+
+	nl_reset(nl);
+	if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ)
+		return nl_fail(nl, -EINVAL, "Bad interface name");
+	err = ethtool_set(nl, ifname, ETHTOOL_SGRO, 1);
+	if (err)
+		return nl_fail(nl, err, "Couldn't turn GRO on for '%s'",
+			       ifname);
+	err = ethtool_set(nl, ifname, ETHTOOL_STXCSUM, 0);
+	if (err)
+		return nl_fail(nl, err,
+			       "Couldn't turn tx checksum offload off for '%s'",
+			       ifname);
 	return 0;
 }
 

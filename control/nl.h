@@ -97,6 +97,14 @@ int nl_veth_create(struct nl *nl, const char *name, const char *peer_name,
 
 /* Set IFF_UP on ifindex (already up is fine); -ENODEV. */
 int nl_link_set_up(struct nl *nl, int ifindex);
+/*
+ * Make a veth end fit to sit behind XDP: GRO on (a frame XDP redirects
+ * into a veth is dropped unless its peer has GRO or an XDP program) and tx
+ * checksum offload off (XDP cannot finish a partial checksum, so a frame
+ * the service sends with one would leave with a bad L4 sum).  Through
+ * SIOCETHTOOL on this handle's socket, i.e. in the handle's netns.
+ */
+int nl_link_xdp_peer_setup(struct nl *nl, const char *ifname);
 
 /*
  * Delete a link by name (for a veth this removes both ends, wherever the

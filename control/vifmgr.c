@@ -673,6 +673,13 @@ static int step_addr(struct vm_op *op)
 	if (!err)
 		err = nl_link_set_up(pnl, pl.ifindex);
 	/*
+	 * GRO on, tx checksum offload off: see nl_link_xdp_peer_setup().
+	 * After the link is up: veth turns its NAPI on for GRO only on a
+	 * running device.
+	 */
+	if (!err)
+		err = nl_link_xdp_peer_setup(pnl, w->v.peer_ifname);
+	/*
 	 * A service in its own netns reaches the world through us.  If the
 	 * namespace has a default route already it is the service's own
 	 * choice: leave it.

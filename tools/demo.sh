@@ -143,9 +143,6 @@ for s in tor sbx xray; do
     in_ns $P-$s "$VIFGEN" sink attach --dev "${SVC_END[$s]}" --pin "$P-$s" --pass
     ip -n $P-$s neigh replace 10.100.${VLAN[$s]}.$RTR_IP_SUFFIX lladdr "$RTR_MAC" \
         dev "${SVC_END[$s]}" nud permanent
-    # XDP cannot finish partial checksums (see README); vifd creates the
-    # ends this way too.
-    in_ns $P-$s ethtool -K "${SVC_END[$s]}" tx off >/dev/null 2>&1 || true
 done
 
 say "Gateway health: tor's SOCKS5 gateway is up, its kill switch released"
