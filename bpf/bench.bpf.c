@@ -25,8 +25,9 @@
  * nothing and looks nothing up, it redirects each frame to one of four
  * ports chosen by VLAN % 4.
  */
-#include "xdp_trunk.bpf.h"
-#include "xdp_service.bpf.h"
+#include <bpf/bpf_endian.h>
+
+#include "vif_env.bpf.h"
 
 /* Every benchmark frame is this long (a minimum Ethernet frame). */
 #define BENCH_FRAME_LEN 64
@@ -96,7 +97,7 @@ int bench_trunk(struct xdp_md *ctx)
 
 	if (ret != BENCH_RESTORED)
 		return ret;
-	return vif_trunk_ingress(ctx);
+	return vif_trunk_ingress(NULL, ctx);
 }
 
 /* Restore, then the real service port ingress. */
@@ -107,7 +108,7 @@ int bench_service(struct xdp_md *ctx)
 
 	if (ret != BENCH_RESTORED)
 		return ret;
-	return vif_service_ingress(ctx);
+	return vif_service_ingress(NULL, ctx);
 }
 
 /* The empty program: the floor of BPF_PROG_TEST_RUN itself. */

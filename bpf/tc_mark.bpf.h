@@ -10,7 +10,7 @@
 
 #include <linux/pkt_cls.h>
 
-#include "vif_common.bpf.h"
+#include "vif_env.bpf.h"
 
 static __always_inline int vif_tc_ingress(struct __sk_buff *skb)
 {
@@ -26,10 +26,10 @@ static __always_inline int vif_tc_ingress(struct __sk_buff *skb)
 	}
 	/* No metadata (a driver or mode without it): look the VIF up. */
 	ifindex = skb->ingress_ifindex;
-	port = vif_port_lookup(ifindex);
+	port = vif_port_lookup(NULL, ifindex);
 	if (!port)
 		return TC_ACT_OK;
-	if (vif_policy_read(port->vlan, &e) == VIF_POLICY_OK &&
+	if (vif_policy_read(NULL, port->vlan, &e) == VIF_POLICY_OK &&
 	    e.vlan == port->vlan && (e.flags & VIF_F_ACTIVE))
 		skb->mark = e.mark;
 	return TC_ACT_OK;

@@ -2,24 +2,23 @@
 /*
  * vifplane.bpf.c - the dataplane's three attach points in one object, so
  * that they share one set of maps and one skeleton.  Each entry point is a
- * thin wrapper; the logic of each hook lives in its own header.
+ * thin wrapper; the logic is include/vif_logic.h, shared with DPDK.
  */
-#include "xdp_trunk.bpf.h"
-#include "xdp_service.bpf.h"
+#include "vif_env.bpf.h"
 #include "tc_mark.bpf.h"
 
 /* Trunk ingress (802.1Q from the router). */
 SEC("xdp.frags")
 int vif_xdp_trunk(struct xdp_md *ctx)
 {
-	return vif_trunk_ingress(ctx);
+	return vif_trunk_ingress(NULL, ctx);
 }
 
 /* Service port ingress (untagged, from one service). */
 SEC("xdp.frags")
 int vif_xdp_service(struct xdp_md *ctx)
 {
-	return vif_service_ingress(ctx);
+	return vif_service_ingress(NULL, ctx);
 }
 
 /* clsact ingress on service ports: routing mark. */

@@ -1,22 +1,40 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * parsing.bpf.h - bounds-checked header parsing for the XDP programs.
+ * vif_parse.h - bounds-checked header parsing, compiled by both engines:
+ * clang -target bpf for the XDP programs and the host compiler for the
+ * DPDK pipeline.  So: no BPF helpers here, only pointer arithmetic.
  *
  * Every parse_*() takes a cursor, checks that the whole header lies before
  * data_end (the verifier insists, and so do malformed frames), advances the
  * cursor and returns the header or NULL.  Nothing here writes the packet.
  */
-#ifndef VIF_BPF_PARSING_BPF_H
-#define VIF_BPF_PARSING_BPF_H
+#ifndef VIF_INCLUDE_VIF_PARSE_H
+#define VIF_INCLUDE_VIF_PARSE_H
 
 #include <stdbool.h>
-#include <linux/bpf.h>
+#include <linux/types.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_helpers.h>
+
+#define VIF_INLINE static inline __attribute__((always_inline))
+
+/*
+ * Byte order for both compilers.  Constants fold (so they work as case
+ * labels); variables become one bswap (BPF_END on BPF).
+ */
+#define VIF___SWAB16(x)                                                   \
+	((__u16)((((__u16)(x)&0x00ffu) << 8) | (((__u16)(x)&0xff00u) >> 8)))
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define vif_htons(x)                                                      \
+	(__builtin_constant_p(x) ? VIF___SWAB16(x) : __builtin_bswap16(x))
+#elif __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define vif_htons(x) ((__u16)(x))
+#else
+#error "unknown byte order"
+#endif
+#define vif_ntohs(x) vif_htons(x)
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -50,7 +68,7 @@ struct hdr_cursor {
 	void *pos;
 };
 
-static __always_inline struct ethhdr *parse_ethhdr(struct hdr_cursor *c,
+VIF_INLINE struct ethhdr *parse_ethhdr(struct hdr_cursor *c,
 						   void *data_end)
 {
 	struct ethhdr *eth = c->pos;
@@ -61,7 +79,7 @@ static __always_inline struct ethhdr *parse_ethhdr(struct hdr_cursor *c,
 	return eth;
 }
 
-static __always_inline struct vif_vlan_hdr *parse_vlan(struct hdr_cursor *c,
+VIF_INLINE struct vif_vlan_hdr *parse_vlan(struct hdr_cursor *c,
 						       void *data_end)
 {
 	struct vif_vlan_hdr *vh = c->pos;
@@ -72,7 +90,7 @@ static __always_inline struct vif_vlan_hdr *parse_vlan(struct hdr_cursor *c,
 	return vh;
 }
 
-static __always_inline struct vif_arp *parse_arp(struct hdr_cursor *c,
+VIF_INLINE struct vif_arp *parse_arp(struct hdr_cursor *c,
 						 void *data_end)
 {
 	struct vif_arp *arp = c->pos;
@@ -84,7 +102,7 @@ static __always_inline struct vif_arp *parse_arp(struct hdr_cursor *c,
 }
 
 /* IPv4 header with its options; a bad version or IHL is malformed. */
-static __always_inline struct iphdr *parse_iphdr(struct hdr_cursor *c,
+VIF_INLINE struct iphdr *parse_iphdr(struct hdr_cursor *c,
 						 void *data_end)
 {
 	struct iphdr *iph = c->pos;
@@ -101,7 +119,7 @@ static __always_inline struct iphdr *parse_iphdr(struct hdr_cursor *c,
 	return iph;
 }
 
-static __always_inline struct ipv6hdr *parse_ipv6hdr(struct hdr_cursor *c,
+VIF_INLINE struct ipv6hdr *parse_ipv6hdr(struct hdr_cursor *c,
 						     void *data_end)
 {
 	struct ipv6hdr *ip6 = c->pos;
@@ -122,7 +140,7 @@ static __always_inline struct ipv6hdr *parse_ipv6hdr(struct hdr_cursor *c,
  * -1 when a header is truncated or the chain is longer than we walk.  MLD
  * and some ND behind hop-by-hop are why this exists at all.
  */
-static __always_inline int skip_ipv6_ext(struct hdr_cursor *c, void *data_end,
+VIF_INLINE int skip_ipv6_ext(struct hdr_cursor *c, void *data_end,
 					 __u8 nexthdr)
 {
 	int i;
@@ -167,4 +185,4 @@ static __always_inline int skip_ipv6_ext(struct hdr_cursor *c, void *data_end,
 	return nexthdr;
 }
 
-#endif /* VIF_BPF_PARSING_BPF_H */
+#endif /* VIF_INCLUDE_VIF_PARSE_H */
