@@ -94,7 +94,7 @@ VIF_INLINE int vif_policy_read(vif_env_t *env, __u32 vlan,
 	int i;
 
 	vlan &= VIF_VLAN_SLOTS - 1;
-#pragma unroll
+VIF_UNROLL
 	for (i = 0; i < VIF_POLICY_TRIES; i++) {
 		struct vif_entry *e;
 		__u32 *idx, v1, key;
