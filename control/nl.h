@@ -113,6 +113,20 @@ int nl_link_xdp_peer_setup(struct nl *nl, const char *ifname);
 int nl_link_del(struct nl *nl, const char *name);
 
 /*
+ * Delete the links names[0..n) in one kernel batch: each is put into
+ * group @group (batched RTM_NEWLINKs), then one RTM_DELLINK by group
+ * removes the group (veths: both ends).  Much faster than n
+ * nl_link_del() calls with many links: the RCU waits of unregistering
+ * are paid once.  @group must be one nothing else in the netns uses:
+ * every link in it goes.  errs[i] says why names[i] could not join the
+ * group (0 when it did, or did not exist); those links are not deleted.
+ * Returns 0 when the group was deleted, else -errno (then some links
+ * may sit in the group, and the caller falls back to nl_link_del()).
+ */
+int nl_links_del_many(struct nl *nl, const char *const *names, size_t n,
+		      __u32 group, int *errs);
+
+/*
  * Call cb for every link in the handle's namespace.  cb returns 0 to go on
  * or a negative errno to stop; that value is then returned (the dump is
  * still drained, so the handle stays usable).

@@ -1210,6 +1210,89 @@ static int step_run(struct pipeline *p, struct pl_run *r, const char *kind,
 }
 
 /*
+ * Steps [from, to) of the apply phase, all on one target that has
+ * apply_many, as few calls as it takes.  Like step_run() for each step;
+ * returns the first failure, with *ran the end of what the target did
+ * (it may have applied steps past a failed one: they are rolled back
+ * with the rest).
+ */
+static int step_run_many(struct pipeline *p, struct pl_run *r, size_t from,
+			 size_t to, size_t *ran, char *why, size_t whylen)
+{
+	const struct pl_target *tg = &p->targets[r->steps[from].target];
+	size_t n = to - from, k, done, i;
+	const json_t **items;
+	char (*msg)[PIPELINE_ERR_MAX];
+	json_t **undo;
+	int *ret, err = 0;
+	struct pl_step *s;
+
+	items = calloc(n, sizeof(*items));
+	undo = calloc(n, sizeof(*undo));
+	ret = calloc(n, sizeof(*ret));
+	msg = calloc(n, sizeof(*msg));
+	if (!items || !undo || !ret || !msg) {
+		err = -ENOMEM;
+		set_err(why, whylen, "apply of '%s' on %s failed: %s (%d)",
+			step_id(r, &r->steps[from]), r->steps[from].tname,
+			strerror(-err), err);
+		*ran = from;
+		goto out;
+	}
+	for (k = 0; k < n; k++) {
+		s = &r->steps[from + k];
+		items[k] = step_item(r, s);
+		s->apply = PL_STARTED;
+		emit(p, r, s, "apply", PIPELINE_STARTED, NULL);
+	}
+	for (k = 0; k < n && !err; k += done) {
+		done = n - k > 1 ? tg->ops->apply_many(tg->ctx, items + k,
+						       n - k, undo + k,
+						       ret + k, msg + k) :
+				   0;
+		if (!done) {
+			/* One left, or the target wants it done singly. */
+			ret[k] = tg->ops->apply(tg->ctx, items[k], &undo[k],
+						msg[k], sizeof(msg[k]));
+			done = 1;
+		}
+		if (done > n - k)
+			done = n - k;
+		for (i = k; i < k + done; i++) {
+			s = &r->steps[from + i];
+			ret[i] = norm_err(ret[i]);
+			if (!ret[i] && !undo[i])
+				undo[i] = json_null();
+			s->undo = undo[i];
+			undo[i] = NULL;
+			s->apply = ret[i] ? PL_FAILED : PL_OK;
+			s->result = ret[i];
+			if (!ret[i])
+				continue;
+			set_err(s->error, sizeof(s->error), "%s",
+				msg_or_errno(msg[i], ret[i]));
+			if (!err) {
+				err = ret[i];
+				r->cursor = from + i;
+				set_err(why, whylen,
+					"apply of '%s' on %s failed: %s (%d)",
+					step_id(r, s), s->tname, s->error, err);
+			}
+		}
+	}
+	*ran = from + k;
+	/* Steps the target never got to were not applied after all. */
+	for (i = k; i < n; i++)
+		r->steps[from + i].apply = PL_NONE;
+out:
+	free(items);
+	free(undo);
+	free(ret);
+	free(msg);
+	return err;
+}
+
+/*
  * One phase over every step, from the cursor on, @batch steps per journal
  * commit.  Result events go out once the results are on disk, so an
  * event never claims more than a restart would find.
@@ -1217,7 +1300,8 @@ static int step_run(struct pipeline *p, struct pl_run *r, const char *kind,
 static int run_phase(struct pipeline *p, struct pl_run *r, const char *kind,
 		     size_t batch, char *why, size_t whylen)
 {
-	size_t from, to, k, ran;
+	bool apply = !strcmp(kind, "apply");
+	size_t from, to, k, j, ran;
 	int err, jerr;
 
 	while (r->cursor < r->nsteps) {
@@ -1232,9 +1316,21 @@ static int run_phase(struct pipeline *p, struct pl_run *r, const char *kind,
 			return err; /* nothing of this batch ran */
 		}
 		err = 0;
-		for (k = from; !err && k < to; k++) {
+		for (k = from; !err && k < to;) {
 			r->cursor = k;
+			j = k + 1;
+			if (apply && r->steps[k].target >= 0 &&
+			    p->targets[r->steps[k].target].ops->apply_many)
+				while (j < to &&
+				       r->steps[j].target == r->steps[k].target)
+					j++;
+			if (j - k > 1) {
+				err = step_run_many(p, r, k, j, &k, why,
+						    whylen);
+				continue;
+			}
 			err = step_run(p, r, kind, &r->steps[k], why, whylen);
+			k++;
 		}
 		ran = k;
 		jerr = jlog_results(p, r, kind, from, to);

@@ -198,6 +198,22 @@ struct pipeline_target_ops {
 	 */
 	int (*rollback)(void *ctx, const json_t *item, const json_t *undo,
 			char *err, size_t errlen);
+	/*
+	 * Optional: apply items[0..n) (consecutive steps of this target in
+	 * one journal batch, in apply order, n >= 2) in one go, where that
+	 * is cheaper than n apply() calls (one store transaction, one
+	 * netlink batch).  For each item i it applied it sets ret[i] (0 or
+	 * -errno), undo[i] and err[i] exactly as apply() would, and it
+	 * returns how many items that is (1..n; 0: apply items[0] with
+	 * apply() instead); the engine calls again for the rest.  It may go on past a failed item (the engine then rolls
+	 * back the later ones with the rest), and it may stop early: the
+	 * items past the count are untouched.  The journal batch's STARTED
+	 * entries are on disk before this runs, so a crash inside it is the
+	 * usual "apply started, outcome unknown" for every item.
+	 */
+	size_t (*apply_many)(void *ctx, const json_t *const *items, size_t n,
+			     json_t **undo, int *ret,
+			     char (*err)[PIPELINE_ERR_MAX]);
 };
 
 /* Change-set progress, for vifd's event stream. */

@@ -3637,6 +3637,179 @@ static int tl_apply(void *ctx, const json_t *item, json_t **undo, char *err,
 	return ret;
 }
 
+/*
+ * Bulk sets: a run of vif.create items goes through vifmgr_create_many()
+ * and a run of vif.delete items through vifmgr_delete_many(), so the
+ * store commits once per run instead of three times per VIF, and the
+ * links of a delete run go in one netlink request (unregistering a
+ * netdev waits for RCU grace periods: ~25 ms per link one by one, about
+ * that much for all of them at once).  Item by item the outcome is what
+ * tl_apply() gives.  A create whose kill-switch fallback is a VIF may
+ * name one the same run creates, so it ends a run.
+ */
+#define TL_MANY_MAX 1024 /* items per vifmgr batch */
+
+static bool many_create_ok(const struct tl_req *r)
+{
+	return r->op == TL_VIF_CREATE && r->ks_mode != VIFD_KS_FALLBACK;
+}
+
+static size_t apply_create_many(struct target_local *t,
+				const json_t *const *items, size_t n,
+				json_t **undo, int *ret,
+				char (*err)[PIPELINE_ERR_MAX])
+{
+	struct vifmgr_result *res = NULL;
+	struct vifmgr_req *q = NULL;
+	const struct vifd_vif *v;
+	struct tl_req r;
+	size_t i, k;
+	int got;
+
+	q = calloc(n, sizeof(*q));
+	res = calloc(n, sizeof(*res));
+	if (!q || !res) {
+		free(q);
+		free(res);
+		return 0; /* item by item, then */
+	}
+	for (k = 0; k < n; k++) {
+		if (req_parse(items[k], &r, NULL, 0) || !many_create_ok(&r))
+			break;
+		q[k] = (struct vifmgr_req){
+			.name = r.name,
+			.vlan = r.vlan,
+			.netns = r.netns,
+			.gw = r.gw,
+			.ks_mode = r.ks_mode,
+			.quota = r.quota,
+		};
+	}
+	if (k < 2) {
+		k = 0;
+		goto out;
+	}
+	got = vifmgr_create_many(t->d.vm, q, k, res);
+	for (i = 0; i < k; i++) {
+		if (got < 0) {
+			res[i].err = got;
+			set_err(res[i].msg, sizeof(res[i].msg),
+				"Couldn't start creating VIFs: %s (%d)",
+				strerror(-got), got);
+		}
+		ret[i] = res[i].err;
+		if (ret[i]) {
+			/* An ERROR VIF stays, as the protocol says. */
+			set_err(err[i], PIPELINE_ERR_MAX, "%s", res[i].msg);
+			continue;
+		}
+		v = vifmgr_find(t->d.vm, q[i].name);
+		ret[i] = v ? vif_register(t, v, NULL, err[i], PIPELINE_ERR_MAX) :
+			     -ENOENT;
+		/* Registered or not, it exists: the rollback deletes it. */
+		undo[i] = json_pack("{s:s, s:i}", "name", q[i].name, "vlan",
+				    (int)res[i].vlan);
+		if (!undo[i] || note_put(t, items[i], undo[i]))
+			ret[i] = ret[i] ?: -ENOMEM;
+	}
+out:
+	free(q);
+	free(res);
+	return k;
+}
+
+static size_t apply_delete_many(struct target_local *t,
+				const json_t *const *items, size_t n,
+				json_t **undo, int *ret,
+				char (*err)[PIPELINE_ERR_MAX])
+{
+	struct vifmgr_result *res = NULL;
+	const char **names = NULL;
+	const struct vifd_vif *v;
+	bool failed = false;
+	struct tl_req r;
+	size_t i, k, m;
+	int got;
+
+	for (m = 0; m < n; m++)
+		if (req_parse(items[m], &r, NULL, 0) || r.op != TL_VIF_DELETE)
+			break;
+	if (m < 2)
+		return 0;
+	names = calloc(m, sizeof(*names));
+	res = calloc(m, sizeof(*res));
+	if (!names || !res) {
+		free(names);
+		free(res);
+		return 0;
+	}
+	/*
+	 * As apply_delete(), item by item up to the deletion itself.  An
+	 * item that fails before it ends the run, applied (failed) and with
+	 * nothing to undo, as apply_delete() leaves it.
+	 */
+	for (k = 0; k < m; k++) {
+		req_parse(items[k], &r, NULL, 0);
+		names[k] = r.name;
+		v = vifmgr_find(t->d.vm, r.name);
+		if (!v) {
+			ret[k] = -ENOENT;
+			set_err(err[k], PIPELINE_ERR_MAX, "no VIF named '%s'",
+				r.name);
+			failed = true;
+			break;
+		}
+		undo[k] = vif_undo_json(t, v);
+		ret[k] = undo[k] ? vif_unregister(t, v->vlan, r.name, err[k],
+						  PIPELINE_ERR_MAX) :
+				   -ENOMEM;
+		if (ret[k]) {
+			json_decref(undo[k]);
+			undo[k] = NULL;
+			failed = true;
+			break;
+		}
+	}
+	got = k ? vifmgr_delete_many(t->d.vm, names, k, res) : 0;
+	for (i = 0; i < k; i++) {
+		if (got < 0) {
+			res[i].err = got;
+			set_err(res[i].msg, sizeof(res[i].msg),
+				"Couldn't start deleting VIFs: %s (%d)",
+				strerror(-got), got);
+		}
+		ret[i] = res[i].err;
+		if (ret[i])
+			set_err(err[i], PIPELINE_ERR_MAX, "%s", res[i].msg);
+		/* Even on failure: the rollback registers it again, or
+		 * re-creates. */
+		if (note_put(t, items[i], undo[i]) && !ret[i])
+			ret[i] = -ENOMEM;
+	}
+	free(names);
+	free(res);
+	return failed ? k + 1 : k;
+}
+
+static size_t tl_apply_many(void *ctx, const json_t *const *items, size_t n,
+			    json_t **undo, int *ret,
+			    char (*err)[PIPELINE_ERR_MAX])
+{
+	struct target_local *t = ctx;
+	struct tl_req r;
+
+	plan_drop(t);
+	if (n > TL_MANY_MAX)
+		n = TL_MANY_MAX;
+	if (req_parse(items[0], &r, NULL, 0))
+		return 0;
+	if (many_create_ok(&r))
+		return apply_create_many(t, items, n, undo, ret, err);
+	if (r.op == TL_VIF_DELETE)
+		return apply_delete_many(t, items, n, undo, ret, err);
+	return 0;
+}
+
 static int tl_verify(void *ctx, const json_t *item, char *err, size_t errlen)
 {
 	struct target_local *t = ctx;
@@ -3710,6 +3883,7 @@ static const struct pipeline_target_ops tl_ops = {
 	.apply = tl_apply,
 	.verify = tl_verify,
 	.rollback = tl_rollback,
+	.apply_many = tl_apply_many,
 };
 
 const struct pipeline_target_ops *target_local_ops(void)

@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -909,9 +910,27 @@ static void stats_sample(struct vifd *d)
 	d->stats_at = now;
 }
 
+/*
+ * A big change set or answer (a 4092-VIF create, vif.list of a full pool)
+ * leaves tens of MB of freed heap behind: jansson's many small objects
+ * fragment it, so glibc's own trim at the top of the heap returns little.
+ * malloc_trim(0) gives every free page back; it walks the heap (a few ms
+ * at worst), so only when there is much to give.
+ */
+#define VIFD_TRIM_FREE_MIN (1 << 20)
+
+static void heap_trim(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	if (mi.fordblks >= VIFD_TRIM_FREE_MIN)
+		malloc_trim(0);
+}
+
 static void on_stats_timer(struct loop *l, uint64_t id, void *ctx)
 {
 	stats_sample(ctx);
+	heap_trim();
 }
 
 static void on_flush_timer(struct loop *l, uint64_t id, void *ctx)
@@ -1866,6 +1885,14 @@ int main(int argc, char **argv)
 	int opt, err, rc = VIFD_EXIT_OK, notify_fd = -1;
 	char msg[512] = "";
 
+	/*
+	 * One arena: vifd is single-threaded (nl_open_netns_fd()'s short
+	 * thread would otherwise get an arena of its own that stays).  A
+	 * fixed mmap threshold: glibc raises it after each big free, which
+	 * puts the next megabyte answer on the heap, where it stays.
+	 */
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fprintf(stderr, "vifd: %s\n", strerror(ENOMEM));

@@ -737,7 +737,7 @@ static int step_route(struct vm_op *op)
 
 	/* The floor first: from here on, marked traffic never leaks. */
 	err = nl_route_add_type(m->nl, w->v.table, 0, 0, NL_ROUTE_BLACKHOLE,
-				VIFMGR_BLACKHOLE_METRIC);
+				VIFMGR_BLACKHOLE_METRIC_OF(w->v.vlan));
 	if (!err) {
 		tun = vm_tun_ifindex(m, w);
 		if (tun)
@@ -762,7 +762,7 @@ static int vm_routes_del(struct vifmgr *m, const struct vifd_vif *v)
 
 	err = nl_route_del(m->nl, v->table, 0, 0, 0, 0);
 	err2 = nl_route_del_type(m->nl, v->table, 0, 0, NL_ROUTE_BLACKHOLE,
-				 VIFMGR_BLACKHOLE_METRIC);
+				 VIFMGR_BLACKHOLE_METRIC_OF(v->vlan));
 	return err ?: err2;
 }
 
@@ -936,9 +936,13 @@ static int vm_clear_entry(struct vifmgr *m, struct vm_vif *w)
 	return err == -ENOENT ? 0 : err;
 }
 
-/* Routes, rule and veth; each step runs even when an earlier one failed. */
+/*
+ * Routes, rule and veth; each step runs even when an earlier one failed.
+ * With @defer, a veth to delete is not deleted but *defer set: the
+ * caller deletes it with others (nl_links_del_many()).
+ */
 static int vm_clear_linux(struct vifmgr *m, struct vm_vif *w, char *why,
-			  size_t len)
+			  size_t len, bool *defer)
 {
 	int err, ret = 0;
 
@@ -958,6 +962,8 @@ static int vm_clear_linux(struct vifmgr *m, struct vm_vif *w, char *why,
 		set_err(why, len,
 			"Couldn't tell whether '%s' is VIF '%s''s veth: %s (%d)",
 			w->v.ifname, w->v.name, strerror(-err), err);
+	} else if (err > 0 && defer) {
+		*defer = true;
 	} else if (err > 0) {
 		err = nl_link_del(m->nl, w->v.ifname);
 		if (err && !ret) {
@@ -991,7 +997,7 @@ static int vm_clear_all(struct vifmgr *m, struct vm_vif *w, char *why,
 	 * programs with it, atomically, and a separate detach costs a dump
 	 * of every link (libbpf's bpf_xdp_query), O(VIFs) per VIF.
 	 */
-	err = vm_clear_linux(m, w, ret ? NULL : why, len);
+	err = vm_clear_linux(m, w, ret ? NULL : why, len, NULL);
 	return ret ?: err;
 }
 
@@ -1532,9 +1538,12 @@ static __u16 vm_referenced_by(const struct vifmgr *m, __u16 vlan)
 	return 0;
 }
 
-/* The Linux and dataplane part of deletion; the VIF is REMOVING. */
+/*
+ * The Linux and dataplane part of deletion; the VIF is REMOVING.  With
+ * @defer, the veth is left for the caller (see vm_clear_linux()).
+ */
 static int vm_delete_objects(struct vifmgr *m, struct vm_vif *w, bool hook,
-			     char *why, size_t len)
+			     char *why, size_t len, bool *defer)
 {
 	char msg[VIFD_ERROR_MAX] = "";
 	enum vifmgr_step step;
@@ -1555,7 +1564,7 @@ static int vm_delete_objects(struct vifmgr *m, struct vm_vif *w, bool hook,
 					"Couldn't delete the dataplane entry of VLAN %u: %s (%d)",
 					w->v.vlan, strerror(-err), err);
 		} else {
-			err = vm_clear_linux(m, w, msg, sizeof(msg));
+			err = vm_clear_linux(m, w, msg, sizeof(msg), defer);
 		}
 		if (err)
 			break;
@@ -1627,7 +1636,7 @@ static int vm_delete(struct vifmgr *m, struct vm_vif *w, bool hook,
 		}
 		vm_set_state(m, w, VIFD_STATE_REMOVING, NULL, false);
 	}
-	ret = vm_delete_objects(m, w, hook, why, sizeof(why));
+	ret = vm_delete_objects(m, w, hook, why, sizeof(why), NULL);
 	if (!ret && hook) {
 		ret = vm_hook(m, w->v.name, VIFMGR_STEP_DEL_ROW);
 		if (ret)
@@ -1677,12 +1686,70 @@ int vifmgr_delete(struct vifmgr *m, const char *name, char *err,
 	return vm_delete(m, w, true, err, errlen);
 }
 
+/* VIF i of a delete batch failed a step: REMOVING with why, out. */
+static void vm_delete_failed(struct vifmgr *m, struct vm_vif **ws,
+			     struct vifmgr_result *res, size_t i,
+			     const char *why)
+{
+	pr_warn("Couldn't delete VIF '%s': %s\n", ws[i]->v.name, why);
+	vm_set_state(m, ws[i], VIFD_STATE_REMOVING, why, true);
+	set_err(res[i].msg, sizeof(res[i].msg), "%s", why);
+	ws[i]->in_batch = false;
+	ws[i] = NULL;
+}
+
+/*
+ * The veths phase 2 of vifmgr_delete_many() left (defer[i]), in one
+ * netlink batch; one by one if that fails.  ws[i] of a VIF whose veth
+ * stays is failed.
+ */
+static void vm_links_del_many(struct vifmgr *m, struct vm_vif **ws,
+			      struct vifmgr_result *res, const bool *defer,
+			      size_t n, size_t ndefer)
+{
+	char why[VIFD_ERROR_MAX];
+	const char **names;
+	size_t i, k = 0;
+	int *errs, err;
+
+	if (!ndefer)
+		return;
+	names = calloc(ndefer, sizeof(*names));
+	errs = calloc(ndefer, sizeof(*errs));
+	err = names && errs ? 0 : -ENOMEM;
+	for (i = 0; !err && i < n; i++)
+		if (ws[i] && defer[i])
+			names[k++] = ws[i]->v.ifname;
+	if (!err)
+		err = nl_links_del_many(m->nl, names, k, VIFMGR_DEL_GROUP, errs);
+	if (err)
+		pr_warn("Couldn't delete %zu links in one go: %s; deleting them one by one\n",
+			ndefer, nl_errmsg(m->nl));
+	for (i = 0, k = 0; i < n; i++) {
+		if (!ws[i] || !defer[i])
+			continue;
+		/* Left out of the group (errs), or the group failed. */
+		if (err || errs[k])
+			res[i].err = nl_link_del(m->nl, ws[i]->v.ifname);
+		k++;
+		if (res[i].err) {
+			set_err(why, sizeof(why), "%s: %s",
+				vifmgr_step_name(VIFMGR_STEP_DEL_LINUX),
+				nl_errmsg(m->nl));
+			vm_delete_failed(m, ws, res, i, why);
+		}
+	}
+	free(names);
+	free(errs);
+}
+
 int vifmgr_delete_many(struct vifmgr *m, const char *const *names, size_t n,
 		       struct vifmgr_result *res)
 {
 	char why[VIFD_ERROR_MAX] = "";
 	struct vm_vif **ws;
-	size_t i;
+	bool *defer = NULL;
+	size_t i, ndefer = 0;
 	int err, done = 0;
 	__u16 by;
 
@@ -1761,29 +1828,38 @@ int vifmgr_delete_many(struct vifmgr *m, const char *const *names, size_t n,
 		vm_emit_state(m, ws[i]);
 	}
 
-	/* Phase 2: dataplane and Linux, VIF by VIF. */
+	/*
+	 * Phase 2: dataplane, routes and rule VIF by VIF; the veths all
+	 * together at the end (nl_links_del_many(): one unregister batch).
+	 */
+	defer = calloc(n, sizeof(*defer));
+	if (!defer) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		if (!ws[i])
 			continue;
 		res[i].err = vm_delete_objects(m, ws[i], true, why,
-					       sizeof(why));
-		if (!res[i].err)
-			res[i].err = vm_hook(m, ws[i]->v.name,
-					     VIFMGR_STEP_DEL_ROW);
-		if (res[i].err) {
-			if (!why[0])
-				set_err(why, sizeof(why),
-					"%s: injected failure: %s (%d)",
-					vifmgr_step_name(VIFMGR_STEP_DEL_ROW),
-					strerror(-res[i].err), res[i].err);
-			pr_warn("Couldn't delete VIF '%s': %s\n",
-				ws[i]->v.name, why);
-			vm_set_state(m, ws[i], VIFD_STATE_REMOVING, why, true);
-			set_err(res[i].msg, sizeof(res[i].msg), "%s", why);
-			ws[i]->in_batch = false;
-			ws[i] = NULL;
-		}
+					       sizeof(why), &defer[i]);
+		if (res[i].err)
+			vm_delete_failed(m, ws, res, i, why);
+		else if (defer[i])
+			ndefer++;
 		why[0] = '\0';
+	}
+	vm_links_del_many(m, ws, res, defer, n, ndefer);
+	for (i = 0; i < n; i++) {
+		if (!ws[i])
+			continue;
+		res[i].err = vm_hook(m, ws[i]->v.name, VIFMGR_STEP_DEL_ROW);
+		if (res[i].err) {
+			set_err(why, sizeof(why),
+				"%s: injected failure: %s (%d)",
+				vifmgr_step_name(VIFMGR_STEP_DEL_ROW),
+				strerror(-res[i].err), res[i].err);
+			vm_delete_failed(m, ws, res, i, why);
+		}
 	}
 
 	/* Phase 3, one transaction: rows and allocations go. */
@@ -1815,6 +1891,7 @@ int vifmgr_delete_many(struct vifmgr *m, const char *const *names, size_t n,
 	}
 	err = 0;
 out:
+	free(defer);
 	free(ws);
 	return err ? err : done;
 }
@@ -2033,7 +2110,8 @@ static int scan_route_cb(const struct nl_route *r, void *ctx)
 		if (r->dst || r->prefix_len)
 			return 0;
 		if (r->type == RTN_BLACKHOLE &&
-		    r->priority == VIFMGR_BLACKHOLE_METRIC)
+		    (r->priority == VIFMGR_BLACKHOLE_METRIC_OF(w->v.vlan) ||
+		     r->priority == VIFMGR_BLACKHOLE_METRIC))
 			seen->blackhole = true;
 		else if (r->type == RTN_UNICAST && !r->priority &&
 			 seen->tun_ifindex && r->oif == seen->tun_ifindex)
@@ -2967,7 +3045,7 @@ int vifmgr_route_sync(struct vifmgr *m, __u16 vlan)
 	if (w->v.state != VIFD_STATE_ACTIVE)
 		return 0;
 	err = nl_route_add_type(m->nl, w->v.table, 0, 0, NL_ROUTE_BLACKHOLE,
-				VIFMGR_BLACKHOLE_METRIC);
+				VIFMGR_BLACKHOLE_METRIC_OF(w->v.vlan));
 	if (err)
 		return err;
 	tun = vm_tun_ifindex(m, w);

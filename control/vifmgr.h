@@ -43,7 +43,7 @@
  * veths; "vt" names (gateway tun devices) are never touched here.
  *
  * Routing.  Every VIF's table holds "blackhole default metric
- * VIFMGR_BLACKHOLE_METRIC" for as long as the VIF exists.  A VIF with a
+ * VIFMGR_BLACKHOLE_METRIC_OF(vlan)" for as long as the VIF exists.  A VIF with a
  * gateway gets "default dev <tun> metric 0" on top whenever the tun device
  * exists (at creation, in reconcile, or vifmgr_route_sync() when the
  * gateway brings it up); without one, or with it gone, marked traffic hits
@@ -114,8 +114,22 @@ struct store;
  * local table's rule (0), so the appliance's own addresses still answer.
  */
 #define VIFMGR_RULE_PRIORITY 9000
-/* Above any real default route's metric: the floor, never the choice. */
-#define VIFMGR_BLACKHOLE_METRIC 65535
+/*
+ * The link group (IFLA_GROUP) vifmgr_delete_many() puts the veths it
+ * deletes into, to delete them with one request.  vifd's own: every link
+ * in it is deleted.  "vifd" in ASCII.
+ */
+#define VIFMGR_DEL_GROUP 0x76696664u
+/*
+ * Above any real default route's metric: the floor, never the choice.
+ * A VIF's blackhole has metric VIFMGR_BLACKHOLE_METRIC + its VLAN: the
+ * kernel hashes a route's fib_info by metric but not by table, so 4094
+ * identical blackholes (one per table) would share one hash chain and
+ * every add would walk it (10 % of a 4092-VIF create).  Routes at the
+ * bare VIFMGR_BLACKHOLE_METRIC (older vifd) still count as the floor.
+ */
+#define VIFMGR_BLACKHOLE_METRIC 65535u
+#define VIFMGR_BLACKHOLE_METRIC_OF(vlan) (VIFMGR_BLACKHOLE_METRIC + (vlan))
 
 enum vifmgr_step {
 	/* creation, in order */
@@ -253,7 +267,8 @@ int vifmgr_delete(struct vifmgr *m, const char *name, char *err,
 /*
  * Delete n VIFs by name, as vifmgr_delete() would, with the store written
  * in two transactions for the batch (every row REMOVING, then every row
- * gone).  Chain and fallback references between VIFs of the batch do not
+ * gone), and the veths deleted in one netlink request at the end (group
+ * VIFMGR_DEL_GROUP; one by one if that fails).  Chain and fallback references between VIFs of the batch do not
  * block.  Returns how many were deleted, or a negative errno when the
  * batch could not start; res[i] says what became of names[i].
  */

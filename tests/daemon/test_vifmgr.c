@@ -329,8 +329,10 @@ static int route_q_cb(const struct nl_route *r, void *ctx)
 	struct route_q *q = ctx;
 
 	q->n++;
+	/* VIFMGR_BLACKHOLE_METRIC_OF(vlan): one metric per VLAN. */
 	if (!r->dst && !r->prefix_len && r->type == RTN_BLACKHOLE &&
-	    r->priority == VIFMGR_BLACKHOLE_METRIC)
+	    r->priority > VIFMGR_BLACKHOLE_METRIC &&
+	    r->priority < VIFMGR_BLACKHOLE_METRIC_OF(4095))
 		q->blackhole++;
 	if (!r->dst && !r->prefix_len && r->type == RTN_UNICAST)
 		q->unicast_oif = r->oif;
@@ -1003,7 +1005,8 @@ static int test_reconcile_repair(void)
 	    !ASSERT_EQ(sh("ip rule del fwmark 0x%x lookup %u pref %u", b.mark,
 			  b.table, VIFMGR_RULE_PRIORITY), 0, "rep2 rule") ||
 	    !ASSERT_EQ(sh("ip route del blackhole default table %u metric %u",
-			  b.table, VIFMGR_BLACKHOLE_METRIC), 0, "rep2 route") ||
+			  b.table, VIFMGR_BLACKHOLE_METRIC_OF(b.vlan)), 0,
+		       "rep2 route") ||
 	    !ASSERT_EQ(sh("ip -n %s addr flush dev %s", g_ns, b.peer_ifname),
 		       0, "rep2 service address") ||
 	    !ASSERT_EQ(sh("ip netns del %s", ns), 0, "rep3 netns") ||
