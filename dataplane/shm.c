@@ -117,7 +117,13 @@ int vif_shm_map(const char *path, unsigned int flags, struct vif_shm **out,
 out:
 	if (shm != MAP_FAILED)
 		munmap(shm, sizeof(*shm));
-	close(fd); /* drops the flock; the mapping stays */
+	/*
+	 * An flock belongs to the open file, which the mapping keeps open:
+	 * close() alone would hold it until munmap(), and every other
+	 * vif_shm_map() of the file would block that long.
+	 */
+	flock(fd, LOCK_UN);
+	close(fd);
 	return ret;
 }
 
