@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "vif_abi.h"
+#include "vif_shm.h"
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -109,6 +110,19 @@ static int check_abs_path(const char *v, char *why, size_t whylen)
 {
 	if (v[0] != '/')
 		return why_fail(why, whylen, "'%.*s' is not an absolute path",
+				ECHO_MAX, v);
+	return 0;
+}
+
+/* A file, not a directory: the writer's lock is "<path>.lock" beside it. */
+static int check_file_path(const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (check_abs_path(v, why, whylen))
+		return -EINVAL;
+	if (v[n - 1] == '/')
+		return why_fail(why, whylen, "'%.*s' names a directory, not a file",
 				ECHO_MAX, v);
 	return 0;
 }
@@ -322,6 +336,7 @@ static const struct conf_key keys[CONFIG_KEY__MAX] = {
 	STR(CONFIG_PIN_DIR, SEC_DATAPLANE, pin_dir, false, check_abs_path),
 	ENUM(CONFIG_XDP_MODE, SEC_DATAPLANE, xdp_mode, false,
 	     xdp_mode_names),
+	STR(CONFIG_DPDK_SHM, SEC_DATAPLANE, dpdk_shm, false, check_file_path),
 
 	OTHER(CONFIG_VLAN_POOL, SEC_POOL, vlan_pool, true, T_RANGE),
 	OTHER(CONFIG_RESERVED, SEC_POOL, reserved, true, T_SET),
@@ -385,6 +400,7 @@ void config_defaults(struct vifd_config *cfg)
 	cfg->engine = VIFD_ENGINE_XDP;
 	SET_STR(cfg->pin_dir, VIF_PIN_DIR);
 	cfg->xdp_mode = VIFD_XDP_AUTO;
+	SET_STR(cfg->dpdk_shm, VIF_SHM_DEFAULT_PATH);
 	cfg->vlan_pool.lo = 100;
 	cfg->vlan_pool.hi = 199;
 	cfg->scheme = VIFD_SCHEME_VLAN24;

@@ -51,7 +51,7 @@
 #define CONFIG_ZONEINFO_DIR "/usr/share/zoneinfo"
 
 #define CONFIG_LINE_MAX 1024 /* bytes per line, newline included */
-#define CONFIG_PATH_MAX 256  /* state_dir, pin_dir, password_file */
+#define CONFIG_PATH_MAX 256  /* state_dir, pin_dir, dpdk_shm, password_file */
 #define CONFIG_SOCK_MAX 108  /* sizeof(sun_path) */
 #define CONFIG_GROUP_MAX 33  /* group names: 32 bytes */
 #define CONFIG_TZ_MAX 64
@@ -84,6 +84,7 @@ struct vifd_config {
 	char trunk[VIFD_IFNAME_MAX];         /* "" = none */
 	char pin_dir[CONFIG_PATH_MAX];
 	enum vifd_xdp_mode xdp_mode;
+	char dpdk_shm[CONFIG_PATH_MAX];      /* engine = dpdk: its state file */
 
 	/* [pool] */
 	struct {
@@ -134,6 +135,7 @@ enum config_key {
 	CONFIG_TRUNK,
 	CONFIG_PIN_DIR,
 	CONFIG_XDP_MODE,
+	CONFIG_DPDK_SHM,
 	CONFIG_VLAN_POOL,
 	CONFIG_RESERVED,
 	CONFIG_SCHEME,
@@ -188,9 +190,9 @@ int config_load(const char *path, struct vifd_config *cfg, char *err,
  *            refuse; vifd then drops those bits before config_apply()),
  *            probe_*, *_retention*, every [alerts] and [router] key.
  *   restart: state_dir, socket_path, socket_group, admin_group, engine, trunk,
- *            pin_dir, xdp_mode, scheme, mark_base, table_base.  The last
- *            three change nothing for existing VIFs, which keep the
- *            addresses, marks and tables stored with them.
+ *            pin_dir, xdp_mode, dpdk_shm, scheme, mark_base, table_base.
+ *            The last three change nothing for existing VIFs, which keep
+ *            the addresses, marks and tables stored with them.
  */
 void config_reloadable_diff(const struct vifd_config *old,
 			    const struct vifd_config *new,

@@ -1564,26 +1564,26 @@ static int store_start(struct vifd *d)
 
 static int dataplane_start(struct vifd *d)
 {
+	bool dpdk = d->cfg.engine == VIFD_ENGINE_DPDK;
 	struct dp_opts o = {
 		.pin_dir = d->cfg.pin_dir,
 		.mode = (enum dp_xdp_mode)d->cfg.xdp_mode,
+		.engine = dpdk ? DP_ENGINE_DPDK : DP_ENGINE_XDP,
+		.shm_path = d->cfg.dpdk_shm,
 	};
+	const char *where = dpdk ? d->cfg.dpdk_shm : d->cfg.pin_dir;
 	struct vif_dp_config dc;
 	int err, ifindex;
 
-	if (d->cfg.engine != VIFD_ENGINE_XDP) {
-		pr_warn("Couldn't start the dataplane: engine 'dpdk' is not supported by this vifd; use engine = xdp\n");
-		return -EOPNOTSUPP;
-	}
 	log_hook_libbpf();
 	err = dp_open(&o, &d->dp);
 	if (err) {
 		if (err == -EBUSY)
 			pr_warn("Couldn't open the dataplane at '%s': another writer (vifd or vifdp) holds it\n",
-				d->cfg.pin_dir);
+				where);
 		else
 			pr_warn("Couldn't open the dataplane at '%s': %s (%d)\n",
-				d->cfg.pin_dir, strerror(-err), err);
+				where, strerror(-err), err);
 		return err;
 	}
 	if (!d->cfg.trunk[0]) {

@@ -235,6 +235,7 @@ static int test_all_keys_set(void)
 		"trunk = enp1s0.4000\n"
 		"pin_dir = /sys/fs/bpf/other\n"
 		"xdp_mode = generic\n"
+		"dpdk_shm = /dev/shm/vif-other\n"
 		"[pool]\n"
 		"vlan_pool = 200 - 3000\n"
 		"reserved = 250, 300-302 ,4093\n"
@@ -282,6 +283,7 @@ static int test_all_keys_set(void)
 	    !ASSERT_STR(c.trunk, "enp1s0.4000", "trunk") ||
 	    !ASSERT_STR(c.pin_dir, "/sys/fs/bpf/other", "pin_dir") ||
 	    !ASSERT_EQ(c.xdp_mode, VIFD_XDP_GENERIC, "xdp_mode") ||
+	    !ASSERT_STR(c.dpdk_shm, "/dev/shm/vif-other", "dpdk_shm") ||
 	    !ASSERT_EQ(c.vlan_pool.lo, 200, "lo") ||
 	    !ASSERT_EQ(c.vlan_pool.hi, 3000, "hi") ||
 	    !ASSERT_EQ(vlan_set_count(&c.reserved), 5, "reserved count") ||
@@ -453,6 +455,11 @@ static const struct bad_case bad_cases[] = {
 	  "engine: 'ebpf' is not one of xdp, dpdk" },
 	{ "[dataplane]\nxdp_mode = Native\n", 2,
 	  "'Native' is not one of auto, native, generic" },
+	{ "[dataplane]\ndpdk_shm = vifplane-dp\n", 2,
+	  "dpdk_shm: 'vifplane-dp' is not an absolute path" },
+	{ "[dataplane]\ndpdk_shm = /dev/shm/\n", 2,
+	  "dpdk_shm: '/dev/shm/' names a directory, not a file" },
+	{ "[dataplane]\ndpdk_shm =\n", 2, "is not an absolute path" },
 	{ "[daemon]\nlog_level = trace\n", 2, "not one of warn, info, debug" },
 	{ "[pool]\nscheme = vlan30\n", 2, "not one of vlan24, p2p30" },
 	{ "[router]\nrouter_tls_verify = maybe\n", 2,
@@ -749,7 +756,7 @@ static int test_reload_classes(void)
 		CONFIG_STATE_DIR, CONFIG_SOCKET_PATH, CONFIG_SOCKET_GROUP,
 		CONFIG_ADMIN_GROUP, CONFIG_ENGINE,    CONFIG_TRUNK,       CONFIG_PIN_DIR,
 		CONFIG_XDP_MODE,  CONFIG_SCHEME,      CONFIG_MARK_BASE,
-		CONFIG_TABLE_BASE,
+		CONFIG_TABLE_BASE, CONFIG_DPDK_SHM,
 	};
 	__u64 want = 0;
 	size_t i;
