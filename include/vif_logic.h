@@ -32,21 +32,15 @@
  *   void vif_pkt_set_mark(vif_pkt_t *, __u32 mark);    host-bound mark
  *   int vif_pkt_redirect(vif_pkt_t *, __u32 ifindex);  returns VIF_ACT_*
  *
- * Verdicts are the XDP action numbers, so that the BPF side returns them
- * unchanged.  "Per CPU" means per worker lcore in DPDK.
+ * Verdicts are enum vif_act (vif_act.h): the XDP action numbers, so
+ * that the BPF side returns them unchanged.  "Per CPU" means per worker lcore in DPDK.
  */
 #ifndef VIF_INCLUDE_VIF_LOGIC_H
 #define VIF_INCLUDE_VIF_LOGIC_H
 
 #include "vif_abi.h"
+#include "vif_act.h"
 #include "vif_parse.h"
-
-enum vif_act {
-	VIF_ACT_ABORTED = 0,  /* XDP_ABORTED: the environment is broken */
-	VIF_ACT_DROP = 1,     /* XDP_DROP */
-	VIF_ACT_PASS = 2,     /* XDP_PASS: to the host stack, with the mark */
-	VIF_ACT_REDIRECT = 4, /* XDP_REDIRECT: out of the port chosen */
-};
 
 #define VIF_READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
 #define VIF_READ_ONCE_U64(x) (*(volatile __u64 *)&(x))

@@ -37,6 +37,14 @@
  * and answers VIF_SHM_REQ_ACTIVE or VIF_SHM_REQ_FAILED (with -errno in
  * .error).  A writer removes a port by storing VIF_SHM_REQ_REMOVE; the
  * engine stops it and frees the slot (VIF_SHM_REQ_FREE).
+ *
+ * Every state change is a compare-and-swap from the state its author
+ * acted on, by both sides.  Writer: FREE (its own) -> WANTED;
+ * WANTED/ACTIVE/FAILED -> REMOVE; FAILED -> WANTED (ask again); REMOVE ->
+ * WANTED only while no engine runs.  Engine: WANTED -> ACTIVE/FAILED,
+ * REMOVE -> FREE, acting per slot, never per ifindex.  An engine runs
+ * when engine_pid exists and heartbeat_ns is under a second old; a writer
+ * that finds none leaves WANTED for the next engine to serve.
  */
 #ifndef VIF_INCLUDE_VIF_SHM_H
 #define VIF_INCLUDE_VIF_SHM_H

@@ -76,13 +76,13 @@ const struct conf_vif_def conf_vifs[3] = {
 const char *conf_act_name(int act)
 {
 	switch (act) {
-	case CONF_ACT_ABORTED:
+	case VIF_ACT_ABORTED:
 		return "ABORTED";
-	case CONF_ACT_DROP:
+	case VIF_ACT_DROP:
 		return "DROP";
-	case CONF_ACT_PASS:
+	case VIF_ACT_PASS:
 		return "PASS";
-	case CONF_ACT_REDIRECT:
+	case VIF_ACT_REDIRECT:
 		return "REDIRECT";
 	default:
 		return "?";
@@ -507,9 +507,9 @@ static void b_tci_only(struct pkt *p)
 #define SVC_IN(port) .hook = CONF_SERVICE, .in = (port)
 
 #define DROPPED(r)                                                         \
-	.verdict = CONF_ACT_DROP, .cnt = { .drop = CONF_DROP(r) }
+	.verdict = VIF_ACT_DROP, .cnt = { .drop = CONF_DROP(r) }
 #define DROPPED_VIF(r, v)                                                  \
-	.verdict = CONF_ACT_DROP,                                          \
+	.verdict = VIF_ACT_DROP,                                          \
 	.cnt = { .drop = CONF_DROP(r), .drop_vif = (v) }
 #define RX(v, n) .cnt = { .vif = (v), .rx_packets = 1, .rx_bytes = (n) }
 #define TX(v, n) .cnt = { .vif = (v), .tx_packets = 1, .tx_bytes = (n) }
@@ -597,7 +597,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "trunk: QinQ allowed, S+C: only the outer tag popped",
 		TRUNK_IN, .set = { .qinq = true },
 		.pkt = F(SVC_A, ROUTER, b_udp4_to_a, STAG(VA), CTAG(7)),
-		.verdict = CONF_ACT_REDIRECT, .to = P_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A,
 		.out = F(SVC_A, ROUTER, b_udp4_to_a, CTAG(7)),
 		RX(VA, 104),
 	},
@@ -605,7 +605,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "trunk: QinQ allowed, C+C: only the outer tag popped",
 		TRUNK_IN, .set = { .qinq = true },
 		.pkt = F(SVC_A, ROUTER, b_udp4_to_a, CTAG(VA), CTAG(7)),
-		.verdict = CONF_ACT_REDIRECT, .to = P_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A,
 		.out = F(SVC_A, ROUTER, b_udp4_to_a, CTAG(7)),
 		RX(VA, 104),
 	},
@@ -613,7 +613,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "trunk: QinQ allowed, lone S-tag selects the VIF",
 		TRUNK_IN, .set = { .qinq = true },
 		.pkt = F(SVC_A, ROUTER, b_udp4_to_a, STAG(VA)),
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100),
 	},
 	{
@@ -642,7 +642,7 @@ const struct conf_case conf_cases[] = {
 	{
 		.desc = "trunk: VLAN 100 popped and sent to A's port",
 		TRUNK_IN, .pkt = TRUNK_UDP_A,
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100),
 	},
 	{
@@ -650,20 +650,20 @@ const struct conf_case conf_cases[] = {
 		.desc = "trunk: PCP and DEI bits do not change the VLAN",
 		TRUNK_IN,
 		.pkt = F(SVC_A, ROUTER, b_udp4_to_a, CTAG(0xb000 | VA)),
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100),
 	},
 	{
 		.desc = "trunk: VLAN 200 goes to B's port",
 		TRUNK_IN, .pkt = F(SVC_B, ROUTER, b_udp4_to_a, CTAG(VB)),
-		.verdict = CONF_ACT_REDIRECT, .to = P_B,
+		.verdict = VIF_ACT_REDIRECT, .to = P_B,
 		.out = F(SVC_B, ROUTER, b_udp4_to_a),
 		RX(VB, 100),
 	},
 	{
 		.desc = "trunk: VLAN 4094 goes to C's port",
 		TRUNK_IN, .pkt = F(SVC_C, ROUTER, b_udp4_to_a, CTAG(VC)),
-		.verdict = CONF_ACT_REDIRECT, .to = P_C,
+		.verdict = VIF_ACT_REDIRECT, .to = P_C,
 		.out = F(SVC_C, ROUTER, b_udp4_to_a),
 		RX(VC, 100),
 	},
@@ -671,7 +671,7 @@ const struct conf_case conf_cases[] = {
 		/* "Nothing leaves the service": inbound is not its business. */
 		.desc = "trunk: kill switch lets through traffic to the service",
 		TRUNK_IN, .set = { .killswitch = VA }, .pkt = TRUNK_UDP_A,
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100),
 	},
 	{
@@ -681,7 +681,7 @@ const struct conf_case conf_cases[] = {
 		 */
 		.desc = "trunk: 9000-byte jumbo (multi-buffer) popped to 8996",
 		TRUNK_IN, .pkt = F(SVC_A, ROUTER, b_jumbo_to_a, CTAG(VA)),
-		.verdict = CONF_ACT_REDIRECT, .to = P_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A,
 		.out = F(SVC_A, ROUTER, b_jumbo_to_a),
 		RX(VA, 8996),
 	},
@@ -694,15 +694,15 @@ const struct conf_case conf_cases[] = {
 		 */
 		.desc = "trunk: rx quota 1000 B, 10th 100-byte frame admitted",
 		TRUNK_IN, .set = { QUOTA(VA, 1000, RX_BLOCK) },
-		.pkt = TRUNK_UDP_A, .pre = 9, .pre_verdict = CONF_ACT_REDIRECT,
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.pkt = TRUNK_UDP_A, .pre = 9, .pre_verdict = VIF_ACT_REDIRECT,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100), USED(1000), GRANTED(1000),
 	},
 	{
 		/* The slice is at 0 and the shared budget is all granted. */
 		.desc = "trunk: rx quota 1000 B, 11th 100-byte frame refused",
 		TRUNK_IN, .set = { QUOTA(VA, 1000, RX_BLOCK) },
-		.pkt = TRUNK_UDP_A, .pre = 10, .pre_verdict = CONF_ACT_REDIRECT,
+		.pkt = TRUNK_UDP_A, .pre = 10, .pre_verdict = VIF_ACT_REDIRECT,
 		DROPPED_VIF(VIF_DROP_QUOTA, VA), USED(1000), GRANTED(1000),
 	},
 	{
@@ -713,7 +713,7 @@ const struct conf_case conf_cases[] = {
 		 */
 		.desc = "trunk: rx quota 1050 B, 11th overruns, 12th refused",
 		TRUNK_IN, .set = { QUOTA(VA, 1050, RX_BLOCK) },
-		.pkt = TRUNK_UDP_A, .pre = 11, .pre_verdict = CONF_ACT_REDIRECT,
+		.pkt = TRUNK_UDP_A, .pre = 11, .pre_verdict = VIF_ACT_REDIRECT,
 		DROPPED_VIF(VIF_DROP_QUOTA, VA), USED(1100), GRANTED(1050),
 	},
 	{
@@ -725,14 +725,14 @@ const struct conf_case conf_cases[] = {
 		.desc = "trunk: rx quota 40000 B, three slices, 41st refused",
 		TRUNK_IN, .set = { QUOTA(VA, 40000, RX_BLOCK) },
 		.pkt = F(SVC_A, ROUTER, b_udp4_1000_to_a, CTAG(VA)),
-		.pre = 40, .pre_verdict = CONF_ACT_REDIRECT,
+		.pre = 40, .pre_verdict = VIF_ACT_REDIRECT,
 		DROPPED_VIF(VIF_DROP_QUOTA, VA), USED(40000), GRANTED(40000),
 	},
 	{
 		/* Slices of 250 B: four grabs of budget, same boundary. */
 		.desc = "trunk: rx quota with a 250 B slice, 11th refused",
 		TRUNK_IN, .set = { QUOTA(VA, 1000, RX_BLOCK), .slice = 250 },
-		.pkt = TRUNK_UDP_A, .pre = 10, .pre_verdict = CONF_ACT_REDIRECT,
+		.pkt = TRUNK_UDP_A, .pre = 10, .pre_verdict = VIF_ACT_REDIRECT,
 		DROPPED_VIF(VIF_DROP_QUOTA, VA), USED(1000), GRANTED(1000),
 	},
 	{
@@ -740,7 +740,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "trunk: rx quota, 250 B slice: a frame takes a slice",
 		TRUNK_IN, .set = { QUOTA(VA, 1000, RX_BLOCK), .slice = 250 },
 		.pkt = TRUNK_UDP_A,
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100), USED(100), GRANTED(250),
 	},
 	{
@@ -752,30 +752,30 @@ const struct conf_case conf_cases[] = {
 		 */
 		.desc = "trunk: rx quota with a 64 B slice, 3rd frame admitted",
 		TRUNK_IN, .set = { QUOTA(VA, 1000, RX_BLOCK), .slice = 64 },
-		.pkt = TRUNK_UDP_A, .pre = 2, .pre_verdict = CONF_ACT_REDIRECT,
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.pkt = TRUNK_UDP_A, .pre = 2, .pre_verdict = VIF_ACT_REDIRECT,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100), USED(300),
 	},
 	{
 		.desc = "trunk: rx quota alert-only admits, counts past limit",
 		TRUNK_IN, .set = { QUOTA(VA, 1000, VIF_F_QUOTA_RX) },
-		.pkt = TRUNK_UDP_A, .pre = 10, .pre_verdict = CONF_ACT_REDIRECT,
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.pkt = TRUNK_UDP_A, .pre = 10, .pre_verdict = VIF_ACT_REDIRECT,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100), USED(1100), GRANTED(1000),
 	},
 	{
 		.desc = "trunk: dp_quota_reset re-opens a used-up rx quota",
 		TRUNK_IN, .set = { QUOTA(VA, 1000, RX_BLOCK) },
-		.pkt = TRUNK_UDP_A, .pre = 10, .pre_verdict = CONF_ACT_REDIRECT,
+		.pkt = TRUNK_UDP_A, .pre = 10, .pre_verdict = VIF_ACT_REDIRECT,
 		.reset_after_pre = true,
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100), USED(100), GRANTED(1000),
 	},
 	{
 		.desc = "trunk: tx-only quota does not charge trunk frames",
 		TRUNK_IN, .set = { QUOTA(VA, 1000, TX_BLOCK) },
-		.pkt = TRUNK_UDP_A, .pre = 20, .pre_verdict = CONF_ACT_REDIRECT,
-		.verdict = CONF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
+		.pkt = TRUNK_UDP_A, .pre = 20, .pre_verdict = VIF_ACT_REDIRECT,
+		.verdict = VIF_ACT_REDIRECT, .to = P_A, .out = SVC_UDP_A,
 		RX(VA, 100), USED(0), GRANTED(0),
 	},
 
@@ -818,34 +818,34 @@ const struct conf_case conf_cases[] = {
 	{
 		.desc = "svc: IPv4 from the VIF address tagged to the trunk",
 		SVC_IN(P_A), .pkt = A_UDP,
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
 		TX(VA, 100),
 	},
 	{
 		.desc = "svc: IPv4 from another address of the subnet",
 		SVC_IN(P_A), .pkt = F(ROUTER, SVC_A, b_udp4_from_a_peer),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(ROUTER, SVC_A, b_udp4_from_a_peer, CTAG(VA)),
 		TX(VA, 100),
 	},
 	{
 		.desc = "svc: B's frames get VLAN 200",
 		SVC_IN(P_B), .pkt = F(ROUTER, SVC_B, b_udp4_from_b),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(ROUTER, SVC_B, b_udp4_from_b, CTAG(VB)),
 		TX(VB, 100),
 	},
 	{
 		.desc = "svc: C's frames get VLAN 4094",
 		SVC_IN(P_C), .pkt = F(ROUTER, SVC_C, b_udp4_from_c),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(ROUTER, SVC_C, b_udp4_from_c, CTAG(VC)),
 		TX(VC, 100),
 	},
 	{
 		.desc = "svc: 9000-byte jumbo (multi-buffer) tagged to 9004",
 		SVC_IN(P_A), .pkt = F(ROUTER, SVC_A, b_jumbo_from_a),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(ROUTER, SVC_A, b_jumbo_from_a, CTAG(VA)),
 		TX(VA, 9000),
 	},
@@ -883,7 +883,7 @@ const struct conf_case conf_cases[] = {
 	{
 		.desc = "svc: IPv4 with options (IHL 6) passes",
 		SVC_IN(P_A), .pkt = F(ROUTER, SVC_A, b_ipv4_opts),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(ROUTER, SVC_A, b_ipv4_opts, CTAG(VA)),
 		TX(VA, 104),
 	},
@@ -891,20 +891,20 @@ const struct conf_case conf_cases[] = {
 	{
 		.desc = "svc: ARP for the host address goes to the host",
 		SVC_IN(P_A), .pkt = F(BCAST, SVC_A, b_arp_host),
-		.verdict = CONF_ACT_PASS, .mark = MARK_A,
+		.verdict = VIF_ACT_PASS, .mark = MARK_A,
 		HOST(VA, 60),
 	},
 	{
 		.desc = "svc: ARP for another address goes to the trunk",
 		SVC_IN(P_A), .pkt = F(BCAST, SVC_A, b_arp_peer),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(BCAST, SVC_A, b_arp_peer, CTAG(VA)),
 		TX(VA, 60),
 	},
 	{
 		.desc = "svc: ARP probe from 0.0.0.0 allowed",
 		SVC_IN(P_A), .pkt = F(BCAST, SVC_A, b_arp_probe),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(BCAST, SVC_A, b_arp_probe, CTAG(VA)),
 		TX(VA, 60),
 	},
@@ -942,7 +942,7 @@ const struct conf_case conf_cases[] = {
 	{
 		.desc = "svc: IPv6 link-local allowed",
 		SVC_IN(P_A), .pkt = F(MC_ALL, SVC_A, b_ip6_ll_udp),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(MC_ALL, SVC_A, b_ip6_ll_udp, CTAG(VA)),
 		TX(VA, 72),
 	},
@@ -959,7 +959,7 @@ const struct conf_case conf_cases[] = {
 	{
 		.desc = "svc: IPv6 DAD (NS from ::) allowed",
 		SVC_IN(P_A), .pkt = F(MC_SNM, SVC_A, b_ip6_dad),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(MC_SNM, SVC_A, b_ip6_dad, CTAG(VA)),
 		TX(VA, 78),
 	},
@@ -967,7 +967,7 @@ const struct conf_case conf_cases[] = {
 	{                                                                  \
 		.desc = "svc: ICMPv6 " #t " (" what ") from :: is control", \
 		SVC_IN(P_A), .pkt = F(MC_ALL, SVC_A, b_ip6_type##t),       \
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,                     \
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,                     \
 		.out = F(MC_ALL, SVC_A, b_ip6_type##t, CTAG(VA)),          \
 		TX(VA, 62),                                                \
 	}
@@ -989,35 +989,35 @@ const struct conf_case conf_cases[] = {
 	{
 		.desc = "svc: DAD behind hop-by-hop is control",
 		SVC_IN(P_A), .pkt = F(MC_SNM, SVC_A, b_ip6_hbh_dad),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(MC_SNM, SVC_A, b_ip6_hbh_dad, CTAG(VA)),
 		TX(VA, 86),
 	},
 	{
 		.desc = "svc: DAD behind hop-by-hop + dest options is control",
 		SVC_IN(P_A), .pkt = F(MC_SNM, SVC_A, b_ip6_hbh_dst_dad),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(MC_SNM, SVC_A, b_ip6_hbh_dst_dad, CTAG(VA)),
 		TX(VA, 94),
 	},
 	{
 		.desc = "svc: DAD behind a routing header is control",
 		SVC_IN(P_A), .pkt = F(MC_SNM, SVC_A, b_ip6_rthdr_dad),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(MC_SNM, SVC_A, b_ip6_rthdr_dad, CTAG(VA)),
 		TX(VA, 86),
 	},
 	{
 		.desc = "svc: DAD behind a fragment header is control",
 		SVC_IN(P_A), .pkt = F(MC_SNM, SVC_A, b_ip6_frag_dad),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(MC_SNM, SVC_A, b_ip6_frag_dad, CTAG(VA)),
 		TX(VA, 86),
 	},
 	{
 		.desc = "svc: DAD behind 4 extension headers (the walk limit)",
 		SVC_IN(P_A), .pkt = F(MC_SNM, SVC_A, b_ip6_ext4_dad),
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK,
 		.out = F(MC_SNM, SVC_A, b_ip6_ext4_dad, CTAG(VA)),
 		TX(VA, 110),
 	},
@@ -1071,20 +1071,20 @@ const struct conf_case conf_cases[] = {
 	{
 		.desc = "svc: IPv4 to the port MAC goes to the host with A's mark",
 		SVC_IN(P_A), .pkt = F(PORT_A, SVC_A, b_udp4_from_a),
-		.verdict = CONF_ACT_PASS, .mark = MARK_A,
+		.verdict = VIF_ACT_PASS, .mark = MARK_A,
 		HOST(VA, 100),
 	},
 	{
 		.desc = "svc: B's host-bound frame carries B's mark",
 		SVC_IN(P_B), .pkt = F(PORT_B, SVC_B, b_udp4_from_b),
-		.verdict = CONF_ACT_PASS, .mark = MARK_B,
+		.verdict = VIF_ACT_PASS, .mark = MARK_B,
 		HOST(VB, 100),
 	},
 	{
 		.desc = "svc: host-bound frames need no trunk",
 		SVC_IN(P_A), .set = { .no_trunk = true },
 		.pkt = F(PORT_A, SVC_A, b_udp4_from_a),
-		.verdict = CONF_ACT_PASS, .mark = MARK_A,
+		.verdict = VIF_ACT_PASS, .mark = MARK_A,
 		HOST(VA, 100),
 	},
 	/* ---- service: kill switch ---- */
@@ -1103,7 +1103,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "svc: kill switch lets ARP for the host through",
 		SVC_IN(P_A), .set = { .killswitch = VA },
 		.pkt = F(BCAST, SVC_A, b_arp_host),
-		.verdict = CONF_ACT_PASS, .mark = MARK_A,
+		.verdict = VIF_ACT_PASS, .mark = MARK_A,
 		HOST(VA, 60),
 	},
 	{
@@ -1116,14 +1116,14 @@ const struct conf_case conf_cases[] = {
 		.desc = "svc: kill switch lets NS to the host through",
 		SVC_IN(P_A), .set = { .killswitch = VA },
 		.pkt = F(PORT_A, SVC_A, b_ip6_ns_host),
-		.verdict = CONF_ACT_PASS, .mark = MARK_A,
+		.verdict = VIF_ACT_PASS, .mark = MARK_A,
 		HOST(VA, 78),
 	},
 	{
 		.desc = "svc: kill switch lets NS behind HBH to the host",
 		SVC_IN(P_A), .set = { .killswitch = VA },
 		.pkt = F(PORT_A, SVC_A, b_ip6_hbh_ns_host),
-		.verdict = CONF_ACT_PASS, .mark = MARK_A,
+		.verdict = VIF_ACT_PASS, .mark = MARK_A,
 		HOST(VA, 86),
 	},
 	{
@@ -1143,7 +1143,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "svc: chain A->B: data to B's service, MACs rewritten",
 		SVC_IN(P_A), .set = { .chain_from = VA, .chain_to = VB },
 		.pkt = F(PORT_A, SVC_A, b_udp4_from_a),
-		.verdict = CONF_ACT_REDIRECT, .to = P_B,
+		.verdict = VIF_ACT_REDIRECT, .to = P_B,
 		.out = F(SVC_B, PORT_B, b_udp4_from_a),
 		CHAIN(VA, 100),
 	},
@@ -1151,7 +1151,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "svc: chain A->B: data for the world goes to B too",
 		SVC_IN(P_A), .set = { .chain_from = VA, .chain_to = VB },
 		.pkt = A_UDP,
-		.verdict = CONF_ACT_REDIRECT, .to = P_B,
+		.verdict = VIF_ACT_REDIRECT, .to = P_B,
 		.out = F(SVC_B, PORT_B, b_udp4_from_a),
 		CHAIN(VA, 100),
 	},
@@ -1159,7 +1159,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "svc: chain A->C (VLAN 4094)",
 		SVC_IN(P_A), .set = { .chain_from = VA, .chain_to = VC },
 		.pkt = A_UDP,
-		.verdict = CONF_ACT_REDIRECT, .to = P_C,
+		.verdict = VIF_ACT_REDIRECT, .to = P_C,
 		.out = F(SVC_C, PORT_C, b_udp4_from_a),
 		CHAIN(VA, 100),
 	},
@@ -1168,7 +1168,7 @@ const struct conf_case conf_cases[] = {
 		.desc = "svc: chain A->B: ARP for anyone goes to the host",
 		SVC_IN(P_A), .set = { .chain_from = VA, .chain_to = VB },
 		.pkt = F(BCAST, SVC_A, b_arp_peer),
-		.verdict = CONF_ACT_PASS, .mark = MARK_A,
+		.verdict = VIF_ACT_PASS, .mark = MARK_A,
 		HOST(VA, 60),
 	},
 	{
@@ -1197,50 +1197,50 @@ const struct conf_case conf_cases[] = {
 		SVC_IN(P_A),
 		.set = { .chain_from = VA, .chain_to = VB,
 			 QUOTA(VA, 1000, TX_BLOCK) },
-		.pkt = A_UDP, .pre = 10, .pre_verdict = CONF_ACT_REDIRECT,
+		.pkt = A_UDP, .pre = 10, .pre_verdict = VIF_ACT_REDIRECT,
 		DROPPED_VIF(VIF_DROP_QUOTA, VA), USED(1000), GRANTED(1000),
 	},
 	/* ---- service: tx quota ---- */
 	{
 		.desc = "svc: tx quota 1000 B, 10th 100-byte frame admitted",
 		SVC_IN(P_A), .set = { QUOTA(VA, 1000, TX_BLOCK) },
-		.pkt = A_UDP, .pre = 9, .pre_verdict = CONF_ACT_REDIRECT,
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
+		.pkt = A_UDP, .pre = 9, .pre_verdict = VIF_ACT_REDIRECT,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
 		TX(VA, 100), USED(1000), GRANTED(1000),
 	},
 	{
 		.desc = "svc: tx quota 1000 B, 11th 100-byte frame refused",
 		SVC_IN(P_A), .set = { QUOTA(VA, 1000, TX_BLOCK) },
-		.pkt = A_UDP, .pre = 10, .pre_verdict = CONF_ACT_REDIRECT,
+		.pkt = A_UDP, .pre = 10, .pre_verdict = VIF_ACT_REDIRECT,
 		DROPPED_VIF(VIF_DROP_QUOTA, VA), USED(1000), GRANTED(1000),
 	},
 	{
 		.desc = "svc: tx quota also counts host-bound frames",
 		SVC_IN(P_A), .set = { QUOTA(VA, 1000, TX_BLOCK) },
 		.pkt = F(PORT_A, SVC_A, b_udp4_from_a),
-		.pre = 10, .pre_verdict = CONF_ACT_PASS,
+		.pre = 10, .pre_verdict = VIF_ACT_PASS,
 		DROPPED_VIF(VIF_DROP_QUOTA, VA), USED(1000), GRANTED(1000),
 	},
 	{
 		.desc = "svc: tx quota alert-only admits and counts past limit",
 		SVC_IN(P_A), .set = { QUOTA(VA, 1000, VIF_F_QUOTA_TX) },
-		.pkt = A_UDP, .pre = 10, .pre_verdict = CONF_ACT_REDIRECT,
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
+		.pkt = A_UDP, .pre = 10, .pre_verdict = VIF_ACT_REDIRECT,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
 		TX(VA, 100), USED(1100), GRANTED(1000),
 	},
 	{
 		.desc = "svc: dp_quota_reset re-opens a used-up tx quota",
 		SVC_IN(P_A), .set = { QUOTA(VA, 1000, TX_BLOCK) },
-		.pkt = A_UDP, .pre = 10, .pre_verdict = CONF_ACT_REDIRECT,
+		.pkt = A_UDP, .pre = 10, .pre_verdict = VIF_ACT_REDIRECT,
 		.reset_after_pre = true,
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
 		TX(VA, 100), USED(100), GRANTED(1000),
 	},
 	{
 		.desc = "svc: rx-only quota does not charge service frames",
 		SVC_IN(P_A), .set = { QUOTA(VA, 1000, RX_BLOCK) },
-		.pkt = A_UDP, .pre = 20, .pre_verdict = CONF_ACT_REDIRECT,
-		.verdict = CONF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
+		.pkt = A_UDP, .pre = 20, .pre_verdict = VIF_ACT_REDIRECT,
+		.verdict = VIF_ACT_REDIRECT, .to = P_TRUNK, .out = A_UDP_TAGGED,
 		TX(VA, 100), USED(0), GRANTED(0),
 	},
 };

@@ -24,6 +24,7 @@
 
 #include "pkt.h"
 #include "vif_abi.h"
+#include "vif_act.h"
 
 #define VA 100
 #define VB 200
@@ -35,17 +36,7 @@
 #define VFORGED 300
 #define MARK_FORGED 0x300
 
-/*
- * Verdicts: VIF_ACT_* of include/vif_logic.h, which cannot be included
- * without an engine's environment.  The engines static-assert that these
- * are the same numbers (engine_xdp.c: XDP_*, engine_dpdk.c: VIF_ACT_*).
- */
-enum conf_act {
-	CONF_ACT_ABORTED = 0,
-	CONF_ACT_DROP = 1,
-	CONF_ACT_PASS = 2,
-	CONF_ACT_REDIRECT = 4,
-};
+/* Verdicts are enum vif_act (include/vif_act.h), shared by both engines. */
 
 const char *conf_act_name(int act);
 

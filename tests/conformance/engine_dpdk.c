@@ -24,12 +24,6 @@
 #include "shm.h"
 #include "vdp.h"
 
-_Static_assert((int)CONF_ACT_ABORTED == (int)VIF_ACT_ABORTED &&
-		       (int)CONF_ACT_DROP == (int)VIF_ACT_DROP &&
-		       (int)CONF_ACT_PASS == (int)VIF_ACT_PASS &&
-		       (int)CONF_ACT_REDIRECT == (int)VIF_ACT_REDIRECT,
-	       "table verdicts are VIF_ACT_*");
-
 /* Synthetic ifindexes; C's lands in ports_big (>= VIF_PORT_SLOTS). */
 static const int dpdk_ifindex[P__MAX] = {
 	[P_TRUNK] = 7, [P_A] = 11, [P_B] = 12, [P_C] = 70001, [P_X] = 13,

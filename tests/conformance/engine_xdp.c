@@ -33,11 +33,11 @@
 #include "engine_xdp.h"
 #include "harness.h"
 
-_Static_assert((int)CONF_ACT_ABORTED == (int)XDP_ABORTED &&
-		       (int)CONF_ACT_DROP == (int)XDP_DROP &&
-		       (int)CONF_ACT_PASS == (int)XDP_PASS &&
-		       (int)CONF_ACT_REDIRECT == (int)XDP_REDIRECT,
-	       "table verdicts are XDP actions");
+_Static_assert((int)VIF_ACT_ABORTED == (int)XDP_ABORTED &&
+		       (int)VIF_ACT_DROP == (int)XDP_DROP &&
+		       (int)VIF_ACT_PASS == (int)XDP_PASS &&
+		       (int)VIF_ACT_REDIRECT == (int)XDP_REDIRECT,
+	       "VIF_ACT_* are XDP actions");
 
 static const char *const port_names[P__MAX][2] = {
 	[P_TRUNK] = { "vt0", "vt0p" }, [P_A] = { "va", "vap" },
@@ -281,8 +281,8 @@ static bool xdp_after_run(struct conf_engine *e, const struct conf_case *c,
 	bool ok = true;
 	int i, n, fd;
 
-	if (!r->ran || r->verdict != CONF_ACT_REDIRECT ||
-	    c->verdict != CONF_ACT_REDIRECT || in->len > XDP_LIVE_MAX)
+	if (!r->ran || r->verdict != VIF_ACT_REDIRECT ||
+	    c->verdict != VIF_ACT_REDIRECT || in->len > XDP_LIVE_MAX)
 		return true;
 	if (conf_prepare(e, c))
 		return false;

@@ -422,17 +422,17 @@ bool conf_check(const struct conf_engine *e, const struct conf_case *c,
 			who, r->out.len, want.len, off);
 		ok = false;
 	}
-	if (c->verdict == CONF_ACT_PASS &&
+	if (c->verdict == VIF_ACT_PASS &&
 	    (!r->has_mark || r->mark != c->mark)) {
 		fprintf(stderr, "  [%s] host mark %s0x%x, want 0x%x\n", who,
 			r->has_mark ? "" : "(none) ", r->mark, c->mark);
 		ok = false;
-	} else if (c->verdict != CONF_ACT_PASS && r->has_mark) {
+	} else if (c->verdict != VIF_ACT_PASS && r->has_mark) {
 		fprintf(stderr, "  [%s] mark 0x%x set on a %s frame\n", who,
 			r->mark, conf_act_name(r->verdict));
 		ok = false;
 	}
-	if (c->verdict == CONF_ACT_REDIRECT && r->verdict == c->verdict &&
+	if (c->verdict == VIF_ACT_REDIRECT && r->verdict == c->verdict &&
 	    r->to_known && r->to != c->to) {
 		fprintf(stderr, "  [%s] redirected to %s (ifindex %u), want %s\n",
 			who, conf_ports[r->to].name, r->to_ifindex,
@@ -466,7 +466,7 @@ static void print_result(const struct conf_engine *e,
 		fprintf(stderr, ", %zu bytes out", r->out.len);
 	if (r->has_mark)
 		fprintf(stderr, ", mark 0x%x", r->mark);
-	if (r->to_known && r->verdict == CONF_ACT_REDIRECT)
+	if (r->to_known && r->verdict == VIF_ACT_REDIRECT)
 		fprintf(stderr, ", to %s (ifindex %u)", conf_ports[r->to].name,
 			r->to_ifindex);
 	if (r->have_used)

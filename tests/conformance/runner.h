@@ -27,7 +27,7 @@
 /* What one engine made of one frame. */
 struct conf_result {
 	bool ran;	/* false: the engine refused the frame unrun */
-	int verdict;	/* CONF_ACT_* */
+	int verdict;	/* VIF_ACT_* */
 	bool out_valid;	/* out holds the frame as the engine left it */
 	struct pkt out;	/* without engine framing (XDP metadata) */
 	bool has_mark;	/* a host-bound mark was set */

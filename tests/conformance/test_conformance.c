@@ -70,7 +70,7 @@ static int test_diff_catches(void)
 	self.desc = "comparator self-test";
 	conf_frame_build(&in, &c->pkt);
 	a->ran = b->ran = true;
-	a->verdict = b->verdict = CONF_ACT_REDIRECT;
+	a->verdict = b->verdict = VIF_ACT_REDIRECT;
 	a->out_valid = b->out_valid = true;
 	a->out = b->out = in;
 	a->to_known = b->to_known = true;
