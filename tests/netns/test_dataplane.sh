@@ -70,9 +70,9 @@ test_native_attach() {
 	check_true "trunk runs vif_xdp_trunk" \
 		bash -c "ip -d link show dev $IF_TR | grep -q 'name vif_xdp_trunk'"
 	for dev in "${PORT[@]}"; do
-		check_true "$dev runs vif_xdp_service and the tc mark program" \
-			bash -c "ip -d link show dev $dev | grep -q 'name vif_xdp_service' &&
-				 tc filter show dev $dev ingress | grep -q vif_tc_mark"
+		check_true "$dev runs vif_xdp_service" \
+			bash -c "ip -d link show dev $dev | grep -q 'name vif_xdp_service'"
+		check_true "$dev runs the tc mark program" tc_mark_on "$dev"
 	done
 }
 
