@@ -15,7 +15,6 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -69,7 +68,6 @@ struct dp_xdp {
 	 * vif_config, all three (the tc one too) use vif_index. */
 	__u32 config_map_id, index_map_id;
 	int lock_fd;
-	bool no_tcx; /* the kernel refused tcx once: clsact from then on */
 };
 
 static struct dp_xdp *to_xdp(struct dp *dp)
@@ -516,78 +514,6 @@ static int xdp_detach(const struct dp_xdp *x, int ifindex)
 	return err;
 }
 
-/*
- * The routing-mark program sits on tc ingress.  tcx (kernel >= 6.6) hangs
- * it off the device directly; clsact needs a qdisc per port, and creating
- * one walks every device's offload callbacks (flow_indr_dev_setup_offload):
- * 15 % of vifd's time for 4092 VIFs.  Debian 12's headers and libbpf 1.1
- * predate tcx, hence the constant and the raw query below.  Kernels
- * without tcx refuse the attach type with EINVAL: then clsact.
- */
-#ifndef BPF_TCX_INGRESS
-#define BPF_TCX_INGRESS 46
-#endif
-
-/* BPF_PROG_QUERY's attr as kernels with tcx define it: they write
- * .revision back, past the end of the older layout libbpf 1.1 sizes. */
-struct tcx_query_attr {
-	__u32 target_ifindex;
-	__u32 attach_type;
-	__u32 query_flags;
-	__u32 attach_flags;
-	__aligned_u64 prog_ids;
-	__u32 prog_cnt;
-	__u32 pad;
-	__aligned_u64 prog_attach_flags;
-	__aligned_u64 link_ids;
-	__aligned_u64 link_attach_flags;
-	__aligned_u64 revision;
-};
-
-#define DP_TCX_MAX 16
-
-/* Program ids on ifindex's tcx ingress; -errno, or how many. */
-static int tcx_query(int ifindex, __u32 *ids, __u32 max)
-{
-	struct tcx_query_attr q = {
-		.target_ifindex = ifindex,
-		.attach_type = BPF_TCX_INGRESS,
-		.prog_ids = (__u64)(unsigned long)ids,
-		.prog_cnt = max,
-	};
-
-	if (syscall(__NR_bpf, BPF_PROG_QUERY, &q, sizeof(q)) < 0)
-		return -errno;
-	return q.prog_cnt < max ? (int)q.prog_cnt : (int)max;
-}
-
-/* Detach every program of ours from ifindex's tcx ingress but keep. */
-static int tcx_detach_ours(const struct dp_xdp *x, int ifindex, int keep_fd)
-{
-	__u32 ids[DP_TCX_MAX], keep_id = 0;
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	int n, i, fd, err, ret = 0;
-
-	n = tcx_query(ifindex, ids, DP_TCX_MAX);
-	if (n < 0)
-		return n == -EINVAL || n == -ENODEV ? 0 : n;
-	if (keep_fd >= 0 && !bpf_obj_get_info_by_fd(keep_fd, &info, &len))
-		keep_id = info.id;
-	for (i = 0; i < n; i++) {
-		if (ids[i] == keep_id || !prog_is_ours(x, ids[i]))
-			continue;
-		fd = bpf_prog_get_fd_by_id(ids[i]);
-		if (fd < 0)
-			continue;
-		err = bpf_prog_detach2(fd, ifindex, BPF_TCX_INGRESS);
-		close(fd);
-		if (err && err != -ENOENT && !ret)
-			ret = err;
-	}
-	return ret;
-}
-
 /* Our clsact filter, if any: fixed handle and priority. */
 static int clsact_detach(const struct dp_xdp *x, int ifindex)
 {
@@ -632,38 +558,19 @@ static int clsact_attach(int ifindex, int prog_fd)
 }
 
 /*
- * Make before break: the new program is attached before an older one of
- * ours (a previous vifd, or the clsact form) goes, so no host-bound frame
- * passes unmarked in between.  Running it twice is harmless: attaching
- * the same program again is EEXIST.
+ * The routing-mark program is a clsact filter, not tcx: every tcx attach
+ * waits for an RCU grace period (the kernel swaps the device's program
+ * bundle and synchronises), 20-27 ms each here, which made creating 4092
+ * VIFs take 63 s instead of 8.  clsact's cost is the qdisc (about 0.3 ms).
  */
 static int tc_attach(struct dp_xdp *x, int ifindex, int prog_fd)
 {
-	int err;
-
-	err = bpf_prog_attach(prog_fd, ifindex, BPF_TCX_INGRESS, 0);
-	if (err == -EINVAL || err == -EOPNOTSUPP) {
-		x->no_tcx = true;
-		return clsact_attach(ifindex, prog_fd);
-	}
-	if (err && err != -EEXIST) {
-		pr_warn("Couldn't attach tcx program on ifindex %d: %s (%d)\n",
-			ifindex, strerror(-err), err);
-		return err;
-	}
-	err = tcx_detach_ours(x, ifindex, prog_fd);
-	return err ?: clsact_detach(x, ifindex);
+	return clsact_attach(ifindex, prog_fd);
 }
 
-/* Both forms: a port may carry the clsact one from an older vifd. */
 static int tc_detach(const struct dp_xdp *x, int ifindex)
 {
-	int err = 0, err2;
-
-	if (!x->no_tcx)
-		err = tcx_detach_ours(x, ifindex, -1);
-	err2 = clsact_detach(x, ifindex);
-	return err ?: err2;
+	return clsact_detach(x, ifindex);
 }
 
 static int xdp_trunk_attach(struct dp *dp, int ifindex)

@@ -304,17 +304,8 @@ xdp_mode() {
 	esac
 }
 
-# tc_mark_on DEV: vif_tc_mark runs on DEV's ingress, as a tcx program
-# (kernel >= 6.6) or as the clsact filter of older kernels.  Debian 12's
-# bpftool and tc cannot list tcx, so tcx_query.py asks the kernel.
+# tc_mark_on DEV: vif_tc_mark runs as DEV's clsact ingress filter.
 tc_mark_on() {
-	local idx id
-
-	idx=$(ip -j link show dev "$1" | jq -r '.[0].ifindex')
-	for id in $(python3 "$LIB_DIR/tcx_query.py" "$idx"); do
-		bpftool prog show id "$id" | grep -q 'name vif_tc_mark' &&
-			return 0
-	done
 	tc filter show dev "$1" ingress | grep -q vif_tc_mark
 }
 
