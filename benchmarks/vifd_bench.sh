@@ -28,8 +28,8 @@
 #   base  bare veth pairs: `ip -batch` creating N pairs with the names
 #         vifd will use (veth_create_<N>_s), then the netlink floor: what
 #         vifd asks the kernel for, per VIF, batched by ip/tc without
-#         vifd (veth pair, 2 addresses, 2 links up, fwmark rule, blackhole
-#         route in the VIF's table, clsact qdisc; no XDP or tc program,
+#         vifd (veth pair, 2 addresses, 2 links up, fwmark rule, clsact
+#         qdisc, and once the kill-switch floor rule; no XDP or tc program,
 #         IPv6 off by default): netlink_floor_<N>_s
 #   vifd  a fresh vifd (private config: pool 2-4093, no trunk, native
 #         XDP), idle RSS and ping latency, then ONE changeset.apply of N
@@ -151,9 +151,10 @@ child_base() {
 		print "link set dev " $2 " up" > (d "/f_addr_up")
 		print "rule add pref 9000 fwmark " 65536 + v " table " 1000 + v \
 			> (d "/f_rule")
-		print "route add blackhole default metric 65535 table " \
-			1000 + v > (d "/f_route")
-		print "qdisc add dev " $1 " clsact" > (d "/f_clsact") }'
+		print "qdisc add dev " $1 " clsact" > (d "/f_clsact") }
+		END {	# the kill-switch floor: rules, not a route per table
+			print "rule add pref 9001 fwmark 0x10000/0xfffff000 blackhole" \
+				> (d "/f_route") }'
 	total=0
 	for f in veth addr_up rule route clsact; do
 		t0=$(now_s)

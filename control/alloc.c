@@ -355,6 +355,35 @@ int alloc_table(__u32 table_base, __u16 vlan, __u32 *table)
 	return 0;
 }
 
+int alloc_mark_blocks(__u32 mark_base, struct alloc_mark_block *out,
+		      size_t max)
+{
+	__u64 lo = (__u64)mark_base + VIFD_VLAN_LO;
+	__u64 hi = (__u64)mark_base + VIFD_VLAN_HI;
+	__u64 size;
+	size_t n = 0;
+
+	if (mark_base > UINT32_MAX - VIFD_VLAN_HI)
+		return -ERANGE;
+	/*
+	 * Greedy from the bottom: the largest aligned power-of-two block
+	 * that starts at lo and stays within hi.  That is the minimal
+	 * prefix cover of a range (two per bit at most).
+	 */
+	while (lo <= hi) {
+		size = lo ? lo & -lo : (__u64)1 << 32;
+		while (lo + size - 1 > hi)
+			size >>= 1;
+		if (n == max)
+			return -ERANGE;
+		out[n].value = (__u32)lo;
+		out[n].mask = (__u32)~(size - 1);
+		n++;
+		lo += size;
+	}
+	return (int)n;
+}
+
 /* ------------------------------------------------------------------ */
 
 static const char *const if_prefix[ALLOC_IF__MAX] = {

@@ -194,6 +194,23 @@ int alloc_bases_check(__u32 mark_base, __u32 table_base, char *err,
 int alloc_mark(__u32 mark_base, __u16 vlan, __u32 *mark);
 int alloc_table(__u32 table_base, __u16 vlan, __u32 *table);
 
+/*
+ * The marks mark_base + VIFD_VLAN_LO .. mark_base + VIFD_VLAN_HI, every
+ * mark a VIF can ever get with this base, as the fewest (value, mask)
+ * blocks that cover exactly them: a mark m is in the span iff
+ * (m & mask) == value for one block.  At most ALLOC_MARK_BLOCKS_MAX
+ * (the default base 0x10000 takes 20).  Kill-switch floor rules select
+ * with them (fib rules have no mark range).  Returns the count, or
+ * -ERANGE for a base alloc_bases_check() refuses.
+ */
+#define ALLOC_MARK_BLOCKS_MAX 64
+struct alloc_mark_block {
+	__u32 value;
+	__u32 mask;
+};
+int alloc_mark_blocks(__u32 mark_base, struct alloc_mark_block *out,
+		      size_t max);
+
 /* ------------------------------------------------------------------ */
 /* Interface names.                                                   */
 

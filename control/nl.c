@@ -1130,6 +1130,63 @@ int nl_links_del_many(struct nl *nl, const char *const *names, size_t n,
 	return 0;
 }
 
+/*
+ * Why before the links: a netdev that still has routes when it is
+ * unregistered makes the kernel flush every FIB table (fib_disable_ip ->
+ * fib_flush), a walk over all routes, for each of the batch's links:
+ * O(links x routes).  An address deleted on its own takes its own routes
+ * out by key, and a link without routes unregisters without the walk.
+ * 2000 veth pairs here: 3.2 s with addresses, 0.4 + 0.5 s without.
+ */
+int nl_addrs_del_many(struct nl *nl, const struct nl_addr *addrs, size_t n,
+		      int *errs)
+{
+	struct ifaddrmsg *ifa;
+	struct nlmsghdr *nlh;
+	size_t i, k, len;
+	char *buf;
+	int err = 0;
+	__u32 first;
+
+	nl_reset(nl);
+	buf = malloc(NL_BATCH_BYTES);
+	if (!buf)
+		return nl_fail(nl, -ENOMEM, "Couldn't delete %zu addresses",
+			       n);
+	for (i = 0; !err && i < n; i = k) {
+		len = 0;
+		if (nl->seq > UINT32_MAX - NL_BATCH_BYTES)
+			nl->seq = 0;
+		first = nl->seq + 1;
+		for (k = i; k < n && len + NL_REQ_SIZE <= NL_BATCH_BYTES;
+		     k++) {
+			++nl->seq;
+			nlh = mnl_nlmsg_put_header(buf + len);
+			nlh->nlmsg_type = RTM_DELADDR;
+			nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+			nlh->nlmsg_seq = nl->seq;
+			ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+			ifa->ifa_family = AF_INET;
+			ifa->ifa_prefixlen = addrs[k].prefix_len;
+			ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+			ifa->ifa_index = (__u32)addrs[k].ifindex;
+			mnl_attr_put(nlh, IFA_LOCAL, sizeof(addrs[k].addr),
+				     &addrs[k].addr);
+			mnl_attr_put(nlh, IFA_ADDRESS, sizeof(addrs[k].addr),
+				     &addrs[k].addr);
+			len += NLMSG_ALIGN(nlh->nlmsg_len);
+		}
+		err = nl_talk_many(nl, buf, len, first, k - i, errs + i);
+		for (; !err && i < k; i++)
+			if (errs[i] == -EADDRNOTAVAIL || errs[i] == -ENODEV)
+				errs[i] = 0; /* gone already */
+	}
+	free(buf);
+	if (err)
+		return nl_fail(nl, err, "Couldn't delete %zu addresses", n);
+	return 0;
+}
+
 /* Shared state of the *_list() dumps. */
 struct list_ctx {
 	void *cb;   /* the typed user callback */
@@ -1440,8 +1497,14 @@ int nl_rule_list(struct nl *nl, nl_rule_cb cb, void *ctx)
 	return 0;
 }
 
+/* One rule as vifd writes it: fwmark/fwmask, then to a table or dropped. */
+struct rule_spec {
+	__u32 fwmark, fwmask, table, priority;
+	__u8 action; /* FR_ACT_TO_TBL or FR_ACT_BLACKHOLE */
+};
+
 struct rule_find {
-	__u32 fwmark, table, priority;
+	const struct rule_spec *want;
 	bool found;
 	bool saw_protocol;
 };
@@ -1449,49 +1512,45 @@ struct rule_find {
 static int rule_find_cb(const struct nl_rule *r, void *ctx)
 {
 	struct rule_find *f = ctx;
+	const struct rule_spec *w = f->want;
 
 	if (r->protocol)
 		f->saw_protocol = true;
 
-	if (r->action == FR_ACT_TO_TBL && !r->other_selectors &&
-	    r->fwmark == f->fwmark && r->fwmask == 0xffffffffu &&
-	    r->table == f->table && r->priority == f->priority)
+	if (r->action == w->action && !r->other_selectors &&
+	    r->fwmark == w->fwmark && r->fwmask == w->fwmask &&
+	    (w->action != FR_ACT_TO_TBL || r->table == w->table) &&
+	    r->priority == w->priority)
 		f->found = true;
 	return 0;
 }
 
-static int rule_msg(struct nl *nl, __u16 type, __u16 flags, __u32 fwmark,
-		    __u32 table, __u32 priority)
+static int rule_msg(struct nl *nl, __u16 type, __u16 flags,
+		    const struct rule_spec *rs)
 {
 	struct nlmsghdr *nlh = nl_msg(nl, type, flags);
 	struct fib_rule_hdr *frh;
 
 	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
 	frh->family = AF_INET;
-	frh->action = FR_ACT_TO_TBL;
-	frh->table = table < 256 ? table : RT_TABLE_UNSPEC;
-	mnl_attr_put_u32(nlh, FRA_TABLE, table);
-	mnl_attr_put_u32(nlh, FRA_FWMARK, fwmark);
-	mnl_attr_put_u32(nlh, FRA_FWMASK, 0xffffffffu);
-	mnl_attr_put_u32(nlh, FRA_PRIORITY, priority);
+	frh->action = rs->action;
+	if (rs->action == FR_ACT_TO_TBL) {
+		frh->table = rs->table < 256 ? rs->table : RT_TABLE_UNSPEC;
+		mnl_attr_put_u32(nlh, FRA_TABLE, rs->table);
+	}
+	mnl_attr_put_u32(nlh, FRA_FWMARK, rs->fwmark);
+	mnl_attr_put_u32(nlh, FRA_FWMASK, rs->fwmask);
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, rs->priority);
 	if (type == RTM_NEWRULE)
 		mnl_attr_put_u8(nlh, FRA_PROTOCOL, RTPROT_STATIC);
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
-int nl_rule_add(struct nl *nl, __u32 fwmark, __u32 table, __u32 priority)
+static int rule_add(struct nl *nl, const struct rule_spec *rs)
 {
-	struct rule_find f = {
-		.fwmark = fwmark, .table = table, .priority = priority,
-	};
+	struct rule_find f = { .want = rs };
 	int err;
 
-	nl_reset(nl);
-	/* fwmark 0 would be no selector at all: every packet matches. */
-	if (!fwmark || table == RT_TABLE_UNSPEC) {
-		err = -EINVAL;
-		goto fail;
-	}
 	/*
 	 * Rules are not keyed, so older kernels store duplicates: look
 	 * before adding.  Newer ones refuse an identical rule under
@@ -1504,41 +1563,94 @@ int nl_rule_add(struct nl *nl, __u32 fwmark, __u32 table, __u32 priority)
 		if (err == -EINTR) /* the rules changed under the dump */
 			err = rule_list(nl, rule_find_cb, &f);
 		if (err)
-			goto fail;
+			return err;
 		if (f.found)
 			return 0;
 		nl->rules_excl = f.saw_protocol;
 	}
-	err = rule_msg(nl, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, fwmark,
-		       table, priority);
-	if (!err || err == -EEXIST)
-		return 0;
-fail:
-	return nl_fail(nl, err,
-		       "Couldn't add rule fwmark 0x%x lookup %u pref %u",
-		       fwmark, table, priority);
+	err = rule_msg(nl, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, rs);
+	return err == -EEXIST ? 0 : err;
+}
+
+static int rule_del(struct nl *nl, const struct rule_spec *rs)
+{
+	int i, err = 0;
+
+	/* Duplicates are possible (added by others): remove every copy. */
+	for (i = 0; i < NL_RULE_DEL_MAX; i++) {
+		err = rule_msg(nl, RTM_DELRULE, 0, rs);
+		if (err)
+			break;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+int nl_rule_add(struct nl *nl, __u32 fwmark, __u32 table, __u32 priority)
+{
+	struct rule_spec rs = { fwmark, 0xffffffffu, table, priority,
+				FR_ACT_TO_TBL };
+	int err;
+
+	nl_reset(nl);
+	/* fwmark 0 would be no selector at all: every packet matches. */
+	err = !fwmark || table == RT_TABLE_UNSPEC ? -EINVAL :
+						      rule_add(nl, &rs);
+	if (err)
+		return nl_fail(nl, err,
+			       "Couldn't add rule fwmark 0x%x lookup %u pref %u",
+			       fwmark, table, priority);
+	return 0;
 }
 
 int nl_rule_del(struct nl *nl, __u32 fwmark, __u32 table, __u32 priority)
 {
-	int i, err = 0;
+	struct rule_spec rs = { fwmark, 0xffffffffu, table, priority,
+				FR_ACT_TO_TBL };
+	int err;
 
 	nl_reset(nl);
-	if (!fwmark || table == RT_TABLE_UNSPEC)
-		return nl_fail(nl, -EINVAL,
+	err = !fwmark || table == RT_TABLE_UNSPEC ? -EINVAL :
+						      rule_del(nl, &rs);
+	if (err)
+		return nl_fail(nl, err,
 			       "Couldn't delete rule fwmark 0x%x lookup %u pref %u",
 			       fwmark, table, priority);
-	/* Duplicates are possible (added by others): remove every copy. */
-	for (i = 0; i < NL_RULE_DEL_MAX; i++) {
-		err = rule_msg(nl, RTM_DELRULE, 0, fwmark, table, priority);
-		if (err)
-			break;
-	}
-	if (err == -ENOENT || !err)
-		return 0;
-	return nl_fail(nl, err,
-		       "Couldn't delete rule fwmark 0x%x lookup %u pref %u",
-		       fwmark, table, priority);
+	return 0;
+}
+
+int nl_rule_blackhole_add(struct nl *nl, __u32 fwmark, __u32 fwmask,
+			  __u32 priority)
+{
+	struct rule_spec rs = { fwmark, fwmask, 0, priority,
+				FR_ACT_BLACKHOLE };
+	int err;
+
+	nl_reset(nl);
+	/* A zero mask, or a mark outside it, would drop unmarked packets
+	 * too (every packet matches (0 ^ 0) & mask == 0): refuse both. */
+	err = !fwmask || !fwmark || (fwmark & ~fwmask) ? -EINVAL :
+							 rule_add(nl, &rs);
+	if (err)
+		return nl_fail(nl, err,
+			       "Couldn't add rule fwmark 0x%x/0x%x blackhole pref %u",
+			       fwmark, fwmask, priority);
+	return 0;
+}
+
+int nl_rule_blackhole_del(struct nl *nl, __u32 fwmark, __u32 fwmask,
+			  __u32 priority)
+{
+	struct rule_spec rs = { fwmark, fwmask, 0, priority,
+				FR_ACT_BLACKHOLE };
+	int err;
+
+	nl_reset(nl);
+	err = !fwmask || !fwmark ? -EINVAL : rule_del(nl, &rs);
+	if (err)
+		return nl_fail(nl, err,
+			       "Couldn't delete rule fwmark 0x%x/0x%x blackhole pref %u",
+			       fwmark, fwmask, priority);
+	return 0;
 }
 
 /* ---- routes ----------------------------------------------------------- */

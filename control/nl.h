@@ -150,6 +150,17 @@ struct nl_addr {
 int nl_addr_add(struct nl *nl, int ifindex, __be32 addr, __u8 prefix_len);
 int nl_addr_del(struct nl *nl, int ifindex, __be32 addr, __u8 prefix_len);
 
+/*
+ * Delete addrs[0..n) (ifindex, addr, prefix_len) in packed batches, many
+ * per sendmsg; errs[i] is address i's 0 or -errno (absent, or its link
+ * gone: 0).  Returns 0 once every answer is in, or -errno when the
+ * exchange itself failed.  Before nl_links_del_many() on links with
+ * addresses: a link unregistered with routes makes the kernel walk every
+ * FIB table, once per link.
+ */
+int nl_addrs_del_many(struct nl *nl, const struct nl_addr *addrs, size_t n,
+		      int *errs);
+
 /* IPv4 addresses of ifindex, or of every link when ifindex is 0. */
 typedef int (*nl_addr_cb)(const struct nl_addr *addr, void *ctx);
 int nl_addr_list(struct nl *nl, int ifindex, nl_addr_cb cb, void *ctx);
@@ -179,6 +190,19 @@ struct nl_rule {
  */
 int nl_rule_add(struct nl *nl, __u32 fwmark, __u32 table, __u32 priority);
 int nl_rule_del(struct nl *nl, __u32 fwmark, __u32 table, __u32 priority);
+
+/*
+ * "ip rule add fwmark <fwmark>/<fwmask> blackhole pref <priority>" (IPv4):
+ * packets whose mark matches are dropped, whatever the tables hold.  A
+ * kill switch's floor, after the fwmark lookup rules: a marked packet
+ * whose table has no route falls through to it, never to main.  fwmark
+ * must be nonzero and inside fwmask (-EINVAL): anything else would also
+ * match unmarked packets.  Same idempotency as nl_rule_add().
+ */
+int nl_rule_blackhole_add(struct nl *nl, __u32 fwmark, __u32 fwmask,
+			  __u32 priority);
+int nl_rule_blackhole_del(struct nl *nl, __u32 fwmark, __u32 fwmask,
+			  __u32 priority);
 
 /* Every IPv4 rule, in kernel order. */
 typedef int (*nl_rule_cb)(const struct nl_rule *rule, void *ctx);

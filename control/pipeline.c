@@ -132,6 +132,18 @@ struct pipeline {
 	struct pl_run *pending; /* the set awaiting confirmation */
 	uint64_t timer;         /* its deadline timer, 0 = none */
 	bool busy;              /* inside a mutating call: no re-entry */
+	/*
+	 * pipeline_apply_async(): the set being applied one slice per loop
+	 * turn (busy stays true throughout), what its answer needs, and
+	 * the timer of its next slice.
+	 */
+	struct pl_run *running;
+	json_t *running_rep;
+	unsigned int running_timeout_s;
+	size_t running_batch;
+	uint64_t slice_timer;
+	pipeline_done_fn done;
+	void *done_ctx;
 };
 
 static void set_err(char *buf, size_t len, const char *fmt, ...)
@@ -1298,13 +1310,16 @@ out:
  * event never claims more than a restart would find.
  */
 static int run_phase(struct pipeline *p, struct pl_run *r, const char *kind,
-		     size_t batch, char *why, size_t whylen)
+		     size_t batch, size_t *budget, char *why, size_t whylen)
 {
 	bool apply = !strcmp(kind, "apply");
 	size_t from, to, k, j, ran;
 	int err, jerr;
 
 	while (r->cursor < r->nsteps) {
+		/* Between two journal batches: nothing open, a safe stop. */
+		if (budget && !(*budget)--)
+			return -EINPROGRESS;
 		from = r->cursor;
 		to = from + batch < r->nsteps ? from + batch : r->nsteps;
 		err = jlog_started(p, r, kind, from, to);
@@ -1353,21 +1368,29 @@ static int run_phase(struct pipeline *p, struct pl_run *r, const char *kind,
 	return 0;
 }
 
-/* Apply every step from the cursor on, then verify them all. */
+/*
+ * Apply every step from the cursor on, then verify them all.  With
+ * @budget, at most that many journal batches: -EINPROGRESS when the run
+ * stopped with more to do (the cursor says where).
+ */
 static int run_forward(struct pipeline *p, struct pl_run *r, size_t batch,
-		       char *why, size_t whylen)
+		       size_t *budget, char *why, size_t whylen)
 {
 	int err = 0;
 
 	if (r->phase == PL_PHASE_APPLY) {
-		err = run_phase(p, r, "apply", batch, why, whylen);
+		err = run_phase(p, r, "apply", batch, budget, why, whylen);
+		if (err == -EINPROGRESS)
+			return err;
 		if (err)
 			goto failed;
 		r->phase = PL_PHASE_VERIFY;
 		r->cursor = 0;
 	}
 	if (r->phase == PL_PHASE_VERIFY) {
-		err = run_phase(p, r, "verify", batch, why, whylen);
+		err = run_phase(p, r, "verify", batch, budget, why, whylen);
+		if (err == -EINPROGRESS)
+			return err;
 		if (err)
 			goto failed;
 		r->phase = PL_PHASE_DONE;
@@ -1701,14 +1724,20 @@ static int report_outcome(json_t *rep, const struct pl_run *r)
 	return err ? -ENOMEM : 0;
 }
 
-/* Apply, verify and commit (or arm the confirm timer) a stored run. */
+/*
+ * Apply, verify and commit (or arm the confirm timer) a stored run; with
+ * @budget (journal batches), -EINPROGRESS when it stopped on the way.
+ */
 static int run_execute(struct pipeline *p, struct pl_run *r,
-		       unsigned int timeout_s, size_t batch, bool *kept)
+		       unsigned int timeout_s, size_t batch, size_t *budget,
+		       bool *kept)
 {
 	char why[PIPELINE_ERR_MAX] = "";
 	int err, uerr;
 
-	err = run_forward(p, r, batch, why, sizeof(why));
+	err = run_forward(p, r, batch, budget, why, sizeof(why));
+	if (err == -EINPROGRESS)
+		return err;
 	if (!err && !timeout_s) {
 		err = run_commit(p, r);
 		if (err)
@@ -1732,6 +1761,81 @@ static int run_execute(struct pipeline *p, struct pl_run *r,
 	return uerr == -ENOTRECOVERABLE || uerr == -ENOMEM ? uerr : err;
 }
 
+/*
+ * Everything before the first apply: validate, preview, the checks, the
+ * plan, and the set in the store (APPLYING).  0 with r stored; else the
+ * refusal, with r->error and the report's errors saying why.
+ */
+static int apply_prepare(struct pipeline *p, const json_t *items,
+			 const struct pipeline_apply_opts *opts,
+			 struct pl_run *r, json_t *rep)
+{
+	unsigned int timeout_s = opts ? opts->confirm_timeout_s : 0;
+	size_t batch = opts && opts->journal_batch ? opts->journal_batch : 1;
+	int64_t now;
+	int err;
+
+	err = plan_validate(p, items, &r->v, rep);
+	if (!err)
+		err = plan_preview(p, &r->v, rep, &r->risk);
+	if (err)
+		return err;
+	if (batch > PIPELINE_JOURNAL_BATCH_MAX) {
+		set_err(r->error, sizeof(r->error),
+			"journal batch %zu is above the maximum, %d", batch,
+			PIPELINE_JOURNAL_BATCH_MAX);
+		return -ERANGE;
+	}
+	if (timeout_s > PIPELINE_CONFIRM_TIMEOUT_MAX) {
+		set_err(r->error, sizeof(r->error),
+			"confirm timeout %u s is above the maximum, %d s",
+			timeout_s, PIPELINE_CONFIRM_TIMEOUT_MAX);
+		return -ERANGE;
+	}
+	if (r->risk == PIPELINE_RISK_HIGH &&
+	    !(opts && opts->confirmed_high_risk)) {
+		set_err(r->error, sizeof(r->error),
+			"HIGH risk: see the preview, then apply with confirm");
+		return -EPERM;
+	}
+	if (p->pending) {
+		set_err(r->error, sizeof(r->error),
+			"change set %lld is pending",
+			(long long)p->pending->id);
+		return -EBUSY;
+	}
+	err = run_plan(p, r);
+	if (err)
+		return err;
+	now = now_ms(p);
+	if (timeout_s)
+		/* Whole seconds on disk, rounded up: never a shorter window. */
+		r->deadline_ms = (now + timeout_s * 1000LL + 999) / 1000 * 1000;
+	err = store_create(p, r, now);
+	if (err == -EBUSY)
+		set_err(r->error, sizeof(r->error),
+			"another change set is pending");
+	if (err)
+		return err;
+	r->state = STORE_CS_APPLYING;
+	emit_state(p, r);
+	return 0;
+}
+
+/* The end of an apply, either way: the report, and the run kept or freed. */
+static int apply_finish(struct pipeline *p, struct pl_run *r, json_t *rep,
+			int err, bool kept)
+{
+	if (report_outcome(rep, r) && !err)
+		err = -ENOMEM;
+	if (kept)
+		p->pending = r;
+	else
+		run_free(r);
+	p->busy = false;
+	return err;
+}
+
 int pipeline_apply(struct pipeline *p, const json_t *items,
 		   const struct pipeline_apply_opts *opts, int64_t *id,
 		   json_t **report)
@@ -1740,7 +1844,6 @@ int pipeline_apply(struct pipeline *p, const json_t *items,
 	size_t batch = opts && opts->journal_batch ? opts->journal_batch : 1;
 	struct pl_run *r;
 	bool kept = false;
-	int64_t now;
 	json_t *rep;
 	int err;
 
@@ -1760,70 +1863,138 @@ int pipeline_apply(struct pipeline *p, const json_t *items,
 		return -ENOMEM;
 	}
 	p->busy = true;
-	err = plan_validate(p, items, &r->v, rep);
-	if (!err)
-		err = plan_preview(p, &r->v, rep, &r->risk);
-	if (err)
-		goto out;
-	if (batch > PIPELINE_JOURNAL_BATCH_MAX) {
-		err = -ERANGE;
-		set_err(r->error, sizeof(r->error),
-			"journal batch %zu is above the maximum, %d", batch,
-			PIPELINE_JOURNAL_BATCH_MAX);
-		goto out;
+	err = apply_prepare(p, items, opts, r, rep);
+	if (!err) {
+		if (id)
+			*id = r->id;
+		err = run_execute(p, r, timeout_s, batch, NULL, &kept);
 	}
-	if (timeout_s > PIPELINE_CONFIRM_TIMEOUT_MAX) {
-		err = -ERANGE;
-		set_err(r->error, sizeof(r->error),
-			"confirm timeout %u s is above the maximum, %d s",
-			timeout_s, PIPELINE_CONFIRM_TIMEOUT_MAX);
-		goto out;
-	}
-	if (r->risk == PIPELINE_RISK_HIGH &&
-	    !(opts && opts->confirmed_high_risk)) {
-		err = -EPERM;
-		set_err(r->error, sizeof(r->error),
-			"HIGH risk: see the preview, then apply with confirm");
-		goto out;
-	}
-	if (p->pending) {
-		err = -EBUSY;
-		set_err(r->error, sizeof(r->error),
-			"change set %lld is pending",
-			(long long)p->pending->id);
-		goto out;
-	}
-	err = run_plan(p, r);
-	if (err)
-		goto out;
-	now = now_ms(p);
-	if (timeout_s)
-		/* Whole seconds on disk, rounded up: never a shorter window. */
-		r->deadline_ms = (now + timeout_s * 1000LL + 999) / 1000 * 1000;
-	err = store_create(p, r, now);
-	if (err == -EBUSY)
-		set_err(r->error, sizeof(r->error),
-			"another change set is pending");
-	if (err)
-		goto out;
-	if (id)
-		*id = r->id;
-	r->state = STORE_CS_APPLYING;
-	emit_state(p, r);
-	err = run_execute(p, r, timeout_s, batch, &kept);
-out:
-	if (report_outcome(rep, r) && !err)
-		err = -ENOMEM;
-	if (kept)
-		p->pending = r;
-	else
-		run_free(r);
-	p->busy = false;
+	err = apply_finish(p, r, rep, err, kept);
 	if (report)
 		*report = rep;
 	else
 		json_decref(rep);
 	return err;
+}
+
+static void on_slice(struct loop *l, uint64_t id, void *ctx);
+
+static int arm_slice(struct pipeline *p)
+{
+	return loop_timer_add(p->loop, 0, 0, on_slice, p, &p->slice_timer);
+}
+
+/*
+ * One slice of the running set: PIPELINE_SLICE_BATCHES journal batches,
+ * then back to the loop, or the end of the set and its answer.
+ */
+static void on_slice(struct loop *l, uint64_t id, void *ctx)
+{
+	struct pipeline *p = ctx;
+	struct pl_run *r = p->running;
+	size_t budget = PIPELINE_SLICE_BATCHES;
+	pipeline_done_fn done = p->done;
+	void *done_ctx = p->done_ctx;
+	bool kept = false;
+	json_t *rep;
+	int64_t csid;
+	int err;
+
+	(void)l;
+	if (!r || id != p->slice_timer)
+		return;
+	p->slice_timer = 0;
+	err = run_execute(p, r, p->running_timeout_s, p->running_batch,
+			  &budget, &kept);
+	if (err == -EINPROGRESS) {
+		err = arm_slice(p);
+		if (!err)
+			return;
+		/* No timer: finish here, as pipeline_apply() would. */
+		err = run_execute(p, r, p->running_timeout_s, p->running_batch,
+				  NULL, &kept);
+	}
+	rep = p->running_rep;
+	csid = r->id;
+	p->running = NULL;
+	p->running_rep = NULL;
+	p->done = NULL;
+	err = apply_finish(p, r, rep, err, kept);
+	if (done)
+		done(done_ctx, err, csid, rep);
+	else
+		json_decref(rep);
+}
+
+int pipeline_apply_async(struct pipeline *p, const json_t *items,
+			 const struct pipeline_apply_opts *opts,
+			 pipeline_done_fn done, void *done_ctx, int64_t *id,
+			 json_t **report)
+{
+	unsigned int timeout_s = opts ? opts->confirm_timeout_s : 0;
+	size_t batch = opts && opts->journal_batch ? opts->journal_batch : 1;
+	size_t budget = 0; /* the first slice on the next loop turn */
+	struct pl_run *r;
+	bool kept = false;
+	json_t *rep;
+	int err;
+
+	if (id)
+		*id = 0;
+	if (report)
+		*report = NULL;
+	if (!p || !done)
+		return -EINVAL;
+	if (p->busy)
+		return -EBUSY;
+	rep = json_object();
+	r = calloc(1, sizeof(*r));
+	if (!rep || !r) {
+		json_decref(rep);
+		free(r);
+		return -ENOMEM;
+	}
+	p->busy = true;
+	err = apply_prepare(p, items, opts, r, rep);
+	if (!err) {
+		if (id)
+			*id = r->id;
+		/*
+		 * Nothing applied yet (budget 0): validation and the store
+		 * were this turn's work; what waited meanwhile goes first.
+		 */
+		err = run_execute(p, r, timeout_s, batch, &budget, &kept);
+	}
+	if (err == -EINPROGRESS) {
+		p->running = r;
+		p->running_rep = rep;
+		p->running_timeout_s = timeout_s;
+		p->running_batch = batch;
+		p->done = done;
+		p->done_ctx = done_ctx;
+		err = arm_slice(p);
+		if (!err)
+			return -EINPROGRESS; /* busy stays set */
+		p->running = NULL;
+		p->running_rep = NULL;
+		p->done = NULL;
+		err = run_execute(p, r, timeout_s, batch, NULL, &kept);
+	}
+	err = apply_finish(p, r, rep, err, kept);
+	if (report)
+		*report = rep;
+	else
+		json_decref(rep);
+	return err;
+}
+
+int pipeline_running(const struct pipeline *p, int64_t *id)
+{
+	if (!p || !p->running)
+		return -ENOENT;
+	if (id)
+		*id = p->running->id;
+	return 0;
 }
 
 /* ---- the journal, read back ---- */
@@ -2284,6 +2455,11 @@ void pipeline_free(struct pipeline *p)
 {
 	if (!p)
 		return;
+	if (p->slice_timer)
+		loop_timer_del(p->loop, p->slice_timer);
+	/* A set still applying stays APPLYING in the store: recovery. */
+	run_free(p->running);
+	json_decref(p->running_rep);
 	pending_clear(p);
 	free(p);
 }

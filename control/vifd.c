@@ -1359,7 +1359,12 @@ static void vifd_reload(struct vifd *d)
 		pr_info("reload: nothing changed\n");
 		goto out;
 	}
-	if (diff.reload & VIFD_POOL_KEYS) {
+	if ((diff.reload & VIFD_POOL_KEYS) &&
+	    !pipeline_running(d->pipeline, NULL)) {
+		/* Its validation counted on the pool it saw. */
+		pr_warn("reload: a change set is being applied: vlan_pool/reserved refused, send SIGHUP again after it\n");
+		refused |= diff.reload & VIFD_POOL_KEYS;
+	} else if (diff.reload & VIFD_POOL_KEYS) {
 		err = vifmgr_pool_resize(d->vm, next->vlan_pool.lo,
 					 next->vlan_pool.hi, &next->reserved,
 					 why, sizeof(why));

@@ -37,6 +37,8 @@
 /* netns_dir is short (it is a /run path); a netns path is dir/name. */
 #define VM_NSDIR_MAX 128
 #define VM_NSPATH_MAX (VM_NSDIR_MAX + VIFD_NETNS_MAX + 1)
+/* Distinct mark bases with a floor; more only after many base changes. */
+#define VM_FLOOR_BASES 8
 
 struct vm_vif {
 	struct vifd_vif v;
@@ -73,6 +75,14 @@ struct vifmgr {
 	struct vm_vif *by_vlan[VIF_VLAN_SLOTS];
 	struct vm_vif *by_name[VM_HASH_SIZE];
 	struct vm_vif *by_tun[VM_HASH_SIZE];
+	/*
+	 * Mark bases whose kill-switch floor rules this process has put
+	 * in place (or found): the configured one, and older ones VIFs
+	 * still carry (mark_base is a restart-only key; a VIF keeps its
+	 * mark).  See vm_floor_ensure().
+	 */
+	__u32 floor_base[VM_FLOOR_BASES];
+	unsigned int nfloor;
 };
 
 /*
@@ -699,11 +709,72 @@ static int step_addr(struct vm_op *op)
 	return 0;
 }
 
+/* The mark base a VIF's mark was derived from (alloc_mark()). */
+static __u32 vm_mark_base(const struct vifd_vif *v)
+{
+	return v->mark - v->vlan;
+}
+
+/*
+ * The kill-switch floor of every mark derived from @base: "fwmark
+ * <block> blackhole" rules at VIFMGR_FLOOR_PRIORITY (alloc_mark_blocks()).
+ * Idempotent; remembered per process, so a VIF's RULE step costs nothing
+ * once its base has a floor.  0 or -errno (with nl_errmsg()).
+ */
+static int vm_floor_ensure(struct vifmgr *m, __u32 base)
+{
+	struct alloc_mark_block b[ALLOC_MARK_BLOCKS_MAX];
+	unsigned int i;
+	int n, k, err;
+
+	for (i = 0; i < m->nfloor; i++)
+		if (m->floor_base[i] == base)
+			return 0;
+	n = alloc_mark_blocks(base, b, ALLOC_MARK_BLOCKS_MAX);
+	if (n < 0)
+		return n;
+	for (k = 0; k < n; k++) {
+		err = nl_rule_blackhole_add(m->nl, b[k].value, b[k].mask,
+					    VIFMGR_FLOOR_PRIORITY);
+		if (err)
+			return err;
+	}
+	if (m->nfloor < VM_FLOOR_BASES)
+		m->floor_base[m->nfloor++] = base;
+	return 0;
+}
+
+/* Is a floor rule (value/mask) one of a wanted base's blocks? */
+static bool vm_floor_wanted(const struct vifmgr *m, __u32 value, __u32 mask)
+{
+	struct alloc_mark_block b[ALLOC_MARK_BLOCKS_MAX];
+	unsigned int i;
+	int n, k;
+
+	for (i = 0; i < m->nfloor; i++) {
+		n = alloc_mark_blocks(m->floor_base[i], b,
+				      ALLOC_MARK_BLOCKS_MAX);
+		for (k = 0; k < n; k++)
+			if (b[k].value == value && b[k].mask == mask)
+				return true;
+	}
+	return false;
+}
+
 static int step_rule(struct vm_op *op)
 {
 	struct vifmgr *m = op->m;
 	int err;
 
+	/*
+	 * The floor before the lookup rule: from the moment the VIF's mark
+	 * selects its table, a marked packet the table cannot route is
+	 * dropped, never handed to main.
+	 */
+	err = vm_floor_ensure(m, vm_mark_base(&op->w->v));
+	if (err)
+		return vm_op_why(op, VIFMGR_STEP_RULE, err,
+				 "kill-switch floor: %s", nl_errmsg(m->nl));
 	err = nl_rule_add(m->nl, op->w->v.mark, op->w->v.table,
 			  VIFMGR_RULE_PRIORITY);
 	if (err)
@@ -729,41 +800,50 @@ static int vm_tun_ifindex(struct vifmgr *m, const struct vm_vif *w)
 	return idx > 0 ? idx : 0;
 }
 
+/* "default dev <tun>" in the VIF's table; replaces one via an older tun. */
+static int vm_tun_route_add(struct vifmgr *m, const struct vm_vif *w, int tun)
+{
+	int err;
+
+	err = nl_route_add(m->nl, w->v.table, 0, 0, 0, tun);
+	if (err == -EEXIST) {
+		/* A default via an older tun device: ours, replace. */
+		err = nl_route_del(m->nl, w->v.table, 0, 0, 0, 0);
+		if (!err)
+			err = nl_route_add(m->nl, w->v.table, 0, 0, 0, tun);
+	}
+	return err;
+}
+
+/*
+ * Only a VIF whose tun exists gets a route; any other has an empty (in
+ * fact no) table, and the floor rule after its lookup rule drops its
+ * marked traffic.  No per-VIF blackhole: 4094 tables made every netdev
+ * removal walk 4094 FIBs (fib_flush).
+ */
 static int step_route(struct vm_op *op)
 {
 	struct vifmgr *m = op->m;
 	struct vm_vif *w = op->w;
-	int err, tun;
+	int err = 0, tun;
 
-	/* The floor first: from here on, marked traffic never leaks. */
-	err = nl_route_add_type(m->nl, w->v.table, 0, 0, NL_ROUTE_BLACKHOLE,
-				VIFMGR_BLACKHOLE_METRIC_OF(w->v.vlan));
-	if (!err) {
-		tun = vm_tun_ifindex(m, w);
-		if (tun)
-			err = nl_route_add(m->nl, w->v.table, 0, 0, 0, tun);
-		if (tun && err == -EEXIST) {
-			/* A default via an older tun device: ours, replace. */
-			err = nl_route_del(m->nl, w->v.table, 0, 0, 0, 0);
-			if (!err)
-				err = nl_route_add(m->nl, w->v.table, 0, 0, 0,
-						   tun);
-		}
-	}
+	tun = vm_tun_ifindex(m, w);
+	if (tun)
+		err = vm_tun_route_add(m, w, tun);
 	if (err)
 		return vm_op_why(op, VIFMGR_STEP_ROUTE, err, "%s",
 				 nl_errmsg(m->nl));
 	return 0;
 }
 
+/*
+ * The VIF's default route, whatever tun it names.  A blackhole an older
+ * vifd put in the table stays until reconcile (which removes it after
+ * the floor is in place); a table without a VIF only ever drops.
+ */
 static int vm_routes_del(struct vifmgr *m, const struct vifd_vif *v)
 {
-	int err, err2;
-
-	err = nl_route_del(m->nl, v->table, 0, 0, 0, 0);
-	err2 = nl_route_del_type(m->nl, v->table, 0, 0, NL_ROUTE_BLACKHOLE,
-				 VIFMGR_BLACKHOLE_METRIC_OF(v->vlan));
-	return err ?: err2;
+	return nl_route_del(m->nl, v->table, 0, 0, 0, 0);
 }
 
 static int undo_route(struct vm_op *op)
@@ -963,7 +1043,9 @@ static int vm_clear_linux(struct vifmgr *m, struct vm_vif *w, char *why,
 			"Couldn't tell whether '%s' is VIF '%s''s veth: %s (%d)",
 			w->v.ifname, w->v.name, strerror(-err), err);
 	} else if (err > 0 && defer) {
+		/* The ifindexes stay: vm_addrs_del_many() wants them. */
 		*defer = true;
+		return ret;
 	} else if (err > 0) {
 		err = nl_link_del(m->nl, w->v.ifname);
 		if (err && !ret) {
@@ -1703,6 +1785,39 @@ static void vm_delete_failed(struct vifmgr *m, struct vm_vif **ws,
  * netlink batch; one by one if that fails.  ws[i] of a VIF whose veth
  * stays is failed.
  */
+/*
+ * The addresses of the ports (and of service ends here) about to go, in
+ * one packed batch: see nl_addrs_del_many() for why.  errs has room for
+ * 2 * ndefer.  A failure only costs time: the links still go.
+ */
+static void vm_addrs_del_many(struct vifmgr *m, struct vm_vif **ws,
+			      const bool *defer, size_t n, size_t ndefer,
+			      int *errs)
+{
+	struct nl_addr *a;
+	size_t i, k = 0;
+
+	a = calloc(2 * ndefer, sizeof(*a));
+	if (!a)
+		return;
+	for (i = 0; i < n; i++) {
+		if (!ws[i] || !defer[i])
+			continue;
+		if (ws[i]->port_ifindex > 0)
+			a[k++] = (struct nl_addr){ ws[i]->port_ifindex,
+						   ws[i]->v.gw_addr,
+						   ws[i]->v.prefix_len, 0 };
+		if (ws[i]->peer_ifindex > 0)
+			a[k++] = (struct nl_addr){ ws[i]->peer_ifindex,
+						   ws[i]->v.svc_addr,
+						   ws[i]->v.prefix_len, 0 };
+	}
+	if (k && nl_addrs_del_many(m->nl, a, k, errs))
+		pr_warn("Couldn't delete the addresses of %zu links first: %s\n",
+			ndefer, nl_errmsg(m->nl));
+	free(a);
+}
+
 static void vm_links_del_many(struct vifmgr *m, struct vm_vif **ws,
 			      struct vifmgr_result *res, const bool *defer,
 			      size_t n, size_t ndefer)
@@ -1715,11 +1830,14 @@ static void vm_links_del_many(struct vifmgr *m, struct vm_vif **ws,
 	if (!ndefer)
 		return;
 	names = calloc(ndefer, sizeof(*names));
-	errs = calloc(ndefer, sizeof(*errs));
+	errs = calloc(2 * ndefer, sizeof(*errs));
 	err = names && errs ? 0 : -ENOMEM;
 	for (i = 0; !err && i < n; i++)
 		if (ws[i] && defer[i])
 			names[k++] = ws[i]->v.ifname;
+	/* Best effort: only the unregister is faster for it. */
+	if (!err)
+		vm_addrs_del_many(m, ws, defer, n, ndefer, errs);
 	if (!err)
 		err = nl_links_del_many(m->nl, names, k, VIFMGR_DEL_GROUP, errs);
 	if (err)
@@ -1728,6 +1846,8 @@ static void vm_links_del_many(struct vifmgr *m, struct vm_vif **ws,
 	for (i = 0, k = 0; i < n; i++) {
 		if (!ws[i] || !defer[i])
 			continue;
+		ws[i]->port_ifindex = 0;
+		ws[i]->peer_ifindex = 0;
 		/* Left out of the group (errs), or the group failed. */
 		if (err || errs[k])
 			res[i].err = nl_link_del(m->nl, ws[i]->v.ifname);
@@ -1906,7 +2026,7 @@ struct vm_seen {
 	int tun_ifindex;
 	bool has_port, has_peer, has_entry;
 	bool port_addr, peer_addr;
-	bool rule, blackhole, tun_route;
+	bool rule, tun_route;
 };
 
 struct vm_ifx {
@@ -1927,6 +2047,8 @@ struct vm_scan {
 	size_t ndrules, capdr;
 	struct nl_route *droutes;
 	size_t ndroutes, capdro;
+	struct nl_rule *floor;  /* kill-switch floor rules found */
+	size_t nfloor, capfl;
 	int err;
 };
 
@@ -2073,6 +2195,15 @@ static int scan_rule_cb(const struct nl_rule *r, void *ctx)
 	__u16 vlan;
 	bool ours;
 
+	if (r->action == FR_ACT_BLACKHOLE && !r->other_selectors &&
+	    r->fwmark && r->priority == VIFMGR_FLOOR_PRIORITY) {
+		/* Every such rule is vifd's (vifmgr.h, "Ownership"). */
+		if (vm_grow((void **)&sc->floor, &sc->capfl, sc->nfloor,
+			    sizeof(*sc->floor)))
+			return -ENOMEM;
+		sc->floor[sc->nfloor++] = *r;
+		return 0;
+	}
 	if (r->action != FR_ACT_TO_TBL || r->other_selectors ||
 	    r->fwmask != 0xffffffffu || !r->fwmark ||
 	    r->priority != VIFMGR_RULE_PRIORITY)
@@ -2109,15 +2240,21 @@ static int scan_route_cb(const struct nl_route *r, void *ctx)
 		seen = &sc->seen[w->v.vlan];
 		if (r->dst || r->prefix_len)
 			return 0;
-		if (r->type == RTN_BLACKHOLE &&
-		    (r->priority == VIFMGR_BLACKHOLE_METRIC_OF(w->v.vlan) ||
-		     r->priority == VIFMGR_BLACKHOLE_METRIC))
-			seen->blackhole = true;
-		else if (r->type == RTN_UNICAST && !r->priority &&
-			 seen->tun_ifindex && r->oif == seen->tun_ifindex)
+		if (r->type == RTN_UNICAST && !r->priority &&
+		    seen->tun_ifindex && r->oif == seen->tun_ifindex) {
 			seen->tun_route = true;
-		/* Anything else in an ACTIVE VIF's table is left alone. */
-		return 0;
+			return 0;
+		}
+		/*
+		 * The per-table blackhole of an older vifd: the floor rule
+		 * does its job now (added before the sweep removes these).
+		 * Anything else in an ACTIVE VIF's table is left alone.
+		 */
+		if (r->type != RTN_BLACKHOLE || r->protocol != RTPROT_STATIC ||
+		    (r->priority != VIFMGR_BLACKHOLE_METRIC_OF(w->v.vlan) &&
+		     r->priority != VIFMGR_BLACKHOLE_METRIC))
+			return 0;
+		goto drop;
 	}
 	/*
 	 * A table of a VIF that is not ACTIVE, or of no VIF: vifd's by its
@@ -2128,6 +2265,7 @@ static int scan_route_cb(const struct nl_route *r, void *ctx)
 		return 0;
 	if (r->protocol != RTPROT_STATIC || r->multipath)
 		return 0;
+drop:
 	if (vm_grow((void **)&sc->droutes, &sc->capdro, sc->ndroutes,
 		    sizeof(*sc->droutes)))
 		return -ENOMEM;
@@ -2253,6 +2391,53 @@ static int rec_dumps(struct vm_scan *sc)
 	if (err)
 		vm_rec_fail(sc, err, "%s", nl_errmsg(m->nl));
 	return err;
+}
+
+/*
+ * The kill-switch floor: rules for the configured mark base and every
+ * base a VIF still carries, before anything the floor replaces (older
+ * vifds' per-table blackholes) is swept; then floor rules of bases
+ * nobody uses any more go.
+ */
+static void rec_floor(struct vm_scan *sc)
+{
+	struct vifmgr *m = sc->m;
+	unsigned int v;
+	size_t i;
+	int err;
+
+	m->nfloor = 0; /* the dump is the truth now, not our memory */
+	err = vm_floor_ensure(m, m->ap.mark_base);
+	for (v = 0; !err && v < VIF_VLAN_SLOTS; v++) {
+		if (!m->by_vlan[v])
+			continue;
+		err = vm_floor_ensure(m, vm_mark_base(&m->by_vlan[v]->v));
+		if (err == -ERANGE) {
+			/* Not a mark vifd derived: nothing to cover. */
+			pr_warn("VIF '%s' has mark 0x%x, not mark_base + VLAN: no kill-switch floor for it\n",
+				m->by_vlan[v]->v.name, m->by_vlan[v]->v.mark);
+			err = 0;
+		}
+	}
+	if (err) {
+		/* Without the floor, the sweep must not take the old one. */
+		vm_rec_fail(sc, err, "kill-switch floor: %s",
+			    nl_errmsg(m->nl));
+		sc->ndroutes = 0;
+		return;
+	}
+	for (i = 0; i < sc->nfloor; i++) {
+		const struct nl_rule *r = &sc->floor[i];
+
+		if (vm_floor_wanted(m, r->fwmark, r->fwmask))
+			continue;
+		err = nl_rule_blackhole_del(m->nl, r->fwmark, r->fwmask,
+					    r->priority);
+		if (err)
+			vm_rec_fail(sc, err, "%s", nl_errmsg(m->nl));
+		else
+			sc->rep->rules_removed++;
+	}
 }
 
 /* Dataplane entries: keep ACTIVE VIFs', remove the rest. */
@@ -2473,7 +2658,7 @@ static void rec_active(struct vm_scan *sc, struct vm_vif *w)
 			goto fail;
 		repaired = true;
 	}
-	if (!seen->blackhole || (seen->tun_ifindex && !seen->tun_route)) {
+	if (seen->tun_ifindex && !seen->tun_route) {
 		err = vm_step(&op, VIFMGR_STEP_ROUTE);
 		if (err)
 			goto fail;
@@ -2544,6 +2729,7 @@ int vifmgr_reconcile(struct vifmgr *m, struct vifmgr_report *rep)
 	err = rec_dataplane(&sc);
 	if (err)
 		goto out;
+	rec_floor(&sc);
 	rec_sweep(&sc);
 	for (v = 0; v < VIF_VLAN_SLOTS; v++) {
 		struct vm_vif *w = m->by_vlan[v];
@@ -2563,6 +2749,7 @@ out:
 	free(sc.dlinks);
 	free(sc.drules);
 	free(sc.droutes);
+	free(sc.floor);
 	return sc.err ? sc.err : err;
 }
 
@@ -3044,19 +3231,12 @@ int vifmgr_route_sync(struct vifmgr *m, __u16 vlan)
 		return -ENOENT;
 	if (w->v.state != VIFD_STATE_ACTIVE)
 		return 0;
-	err = nl_route_add_type(m->nl, w->v.table, 0, 0, NL_ROUTE_BLACKHOLE,
-				VIFMGR_BLACKHOLE_METRIC_OF(w->v.vlan));
+	/* The floor is there since the VIF's RULE step (or reconcile). */
+	err = vm_floor_ensure(m, vm_mark_base(&w->v));
 	if (err)
 		return err;
 	tun = vm_tun_ifindex(m, w);
 	if (!tun)
 		return nl_route_del(m->nl, w->v.table, 0, 0, 0, 0);
-	err = nl_route_add(m->nl, w->v.table, 0, 0, 0, tun);
-	if (err == -EEXIST) {
-		/* A default via an older tun (a recreated device): replace. */
-		err = nl_route_del(m->nl, w->v.table, 0, 0, 0, 0);
-		if (!err)
-			err = nl_route_add(m->nl, w->v.table, 0, 0, 0, tun);
-	}
-	return err;
+	return vm_tun_route_add(m, w, tun);
 }

@@ -18,8 +18,10 @@
  *             Ends in vifd's own netns get IPv6 disabled before they go
  *             up: VIFs are IPv4 only, and per-device IPv6 routes make
  *             every later link operation walk a FIB that grows with VIFs
- *   RULE      ip rule fwmark <mark> lookup <table> pref VIFMGR_RULE_PRIORITY
- *   ROUTE     the VIF's table (see "Routing" below)
+ *   RULE      the kill-switch floor for the VIF's mark base, once per
+ *             process (see "Routing" below), then
+ *             ip rule fwmark <mark> lookup <table> pref VIFMGR_RULE_PRIORITY
+ *   ROUTE     the VIF's table: its gateway's route, if any (see "Routing")
  *   PORT      dp_port_attach() on the host end
  *   ENTRY     dp_vif_upsert(): the VIF's policy, kill switch engaged from
  *             the start when the VIF has a gateway (fail closed)
@@ -35,19 +37,28 @@
  *
  * Ownership.  vifd owns the interface names alloc_ifname() makes ("vp",
  * "vs" + VLAN), the rules at VIFMGR_RULE_PRIORITY whose mark and table are
- * one VLAN's (mark_base + v, table_base + v), the routing tables of its
- * VIFs (table_base + VLAN) and the dataplane entries.  A link called like
+ * one VLAN's (mark_base + v, table_base + v), every "fwmark M/MASK
+ * blackhole" rule at VIFMGR_FLOOR_PRIORITY (the kill-switch floor), the
+ * routing tables of its VIFs (table_base + VLAN) and the dataplane
+ * entries.  A link called like
  * a VIF's own port but not its veth (another kind, or a veth whose peer is
  * not the VIF's service end) is not vifd's: creation fails on it and
  * nothing ever deletes it.  Links are only ever deleted when they are
  * veths; "vt" names (gateway tun devices) are never touched here.
  *
- * Routing.  Every VIF's table holds "blackhole default metric
- * VIFMGR_BLACKHOLE_METRIC_OF(vlan)" for as long as the VIF exists.  A VIF with a
- * gateway gets "default dev <tun> metric 0" on top whenever the tun device
+ * Routing.  One set of rules per mark base is the kill-switch floor:
+ * "fwmark <block> blackhole pref VIFMGR_FLOOR_PRIORITY", whose blocks
+ * (alloc_mark_blocks()) cover exactly mark_base + 2 .. mark_base + 4093,
+ * every mark a VIF can get.  They sit right after the VIFs' lookup rules
+ * and stay in the kernel when vifd stops or dies.  A VIF with a gateway
+ * gets "default dev <tun> metric 0" in its table whenever the tun device
  * exists (at creation, in reconcile, or vifmgr_route_sync() when the
- * gateway brings it up); without one, or with it gone, marked traffic hits
- * the blackhole, so a VIF never leaks through the main table.  A VIF
+ * gateway brings it up); without one, or with it gone, the table has no
+ * route, the lookup falls through to the floor and the packet is dropped,
+ * so a VIF never leaks through the main table.  No per-VIF blackhole
+ * route: a table per VIF made every netdev removal walk all of them.
+ * Reconcile puts the floor in place, then removes the per-table
+ * blackholes of older vifds (metric VIFMGR_BLACKHOLE_METRIC[_OF]).  A VIF
  * without a gateway therefore reaches the appliance itself (the local
  * table comes first) and the trunk through the dataplane, but the
  * appliance never routes its traffic anywhere.
@@ -109,11 +120,13 @@ struct store;
 
 #define VIFMGR_NETNS_DIR "/run/netns" /* where `ip netns` keeps names */
 /*
- * Consulted before main (32766), and every VIF's table ends in a
- * blackhole, so marked traffic never falls through to main; after the
- * local table's rule (0), so the appliance's own addresses still answer.
+ * Consulted before main (32766), and the floor right after drops what a
+ * VIF's table cannot route, so marked traffic never falls through to
+ * main; after the local table's rule (0), so the appliance's own
+ * addresses still answer.
  */
 #define VIFMGR_RULE_PRIORITY 9000
+#define VIFMGR_FLOOR_PRIORITY (VIFMGR_RULE_PRIORITY + 1)
 /*
  * The link group (IFLA_GROUP) vifmgr_delete_many() puts the veths it
  * deletes into, to delete them with one request.  vifd's own: every link
@@ -121,12 +134,9 @@ struct store;
  */
 #define VIFMGR_DEL_GROUP 0x76696664u
 /*
- * Above any real default route's metric: the floor, never the choice.
- * A VIF's blackhole has metric VIFMGR_BLACKHOLE_METRIC + its VLAN: the
- * kernel hashes a route's fib_info by metric but not by table, so 4094
- * identical blackholes (one per table) would share one hash chain and
- * every add would walk it (10 % of a 4092-VIF create).  Routes at the
- * bare VIFMGR_BLACKHOLE_METRIC (older vifd) still count as the floor.
+ * The per-table blackhole routes older vifds made as the floor (metric
+ * 65535, later 65535 + VLAN).  Reconcile recognises and removes them
+ * once the floor rules are in place; nothing makes them any more.
  */
 #define VIFMGR_BLACKHOLE_METRIC 65535u
 #define VIFMGR_BLACKHOLE_METRIC_OF(vlan) (VIFMGR_BLACKHOLE_METRIC + (vlan))
@@ -349,7 +359,7 @@ int vifmgr_set_gw_state(struct vifmgr *m, __u16 vlan, enum vifd_gw_state st,
 			__u32 fails);
 /*
  * Make the VIF's table match its gateway: "default dev <tun>" while the
- * tun exists, else only the blackhole.  For the gateway module after it
+ * tun exists, else nothing (the floor rule drops).  For the gateway module after it
  * creates or loses the tun.
  */
 int vifmgr_route_sync(struct vifmgr *m, __u16 vlan);

@@ -1079,6 +1079,46 @@ fail:
 	return -1;
 }
 
+/* Kill-switch floor blocks: exactly the span of marks, for several bases. */
+static int test_mark_blocks(void)
+{
+	static const __u32 bases[] = { 0x10000, 0, 0x12345, 0xfffff000,
+				       UINT32_MAX - VIFD_VLAN_HI };
+	struct alloc_mark_block b[ALLOC_MARK_BLOCKS_MAX];
+	__u64 m, lo, hi;
+	size_t i;
+	int n, k, hits;
+
+	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		n = alloc_mark_blocks(bases[i], b, ALLOC_MARK_BLOCKS_MAX);
+		if (!ASSERT_TRUE(n > 0 && n <= 24, "block count"))
+			return -1;
+		lo = (__u64)bases[i] + VIFD_VLAN_LO;
+		hi = (__u64)bases[i] + VIFD_VLAN_HI;
+		for (m = lo > 8 ? lo - 8 : 0; m <= hi + 8 && m <= UINT32_MAX;
+		     m++) {
+			hits = 0;
+			for (k = 0; k < n; k++)
+				if (((__u32)m & b[k].mask) == b[k].value)
+					hits++;
+			if (!ASSERT_EQ(hits, m >= lo && m <= hi ? 1 : 0,
+				       "mark covered exactly once, or not at all"))
+				return -1;
+		}
+		for (k = 0; k < n; k++)
+			if (!ASSERT_TRUE(b[k].value && !(b[k].value & ~b[k].mask),
+					 "nonzero, inside its mask"))
+				return -1;
+	}
+	if (!ASSERT_EQ(alloc_mark_blocks(0x10000, b, ALLOC_MARK_BLOCKS_MAX), 20,
+		       "default base: 20 blocks") ||
+	    !ASSERT_EQ(alloc_mark_blocks(UINT32_MAX, b, ALLOC_MARK_BLOCKS_MAX),
+		       -ERANGE, "overflowing base") ||
+	    !ASSERT_EQ(alloc_mark_blocks(0x10000, b, 3), -ERANGE, "no room"))
+		return -1;
+	return 0;
+}
+
 static const struct test_case cases[] = {
 	TEST_CASE(test_vlan_set_format),
 	TEST_CASE(test_pool_init_bounds),
@@ -1098,6 +1138,7 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_ifname_valid),
 	TEST_CASE(test_ifname_parse_check),
 	TEST_CASE(test_vif_fill),
+	TEST_CASE(test_mark_blocks),
 	TEST_CASE(test_chain_shape),
 	TEST_CASE(test_chain_cycles),
 	TEST_CASE(test_chain_compose_length),

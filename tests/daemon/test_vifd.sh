@@ -69,6 +69,7 @@ ALL_TESTS="
 	test_killswitch
 	test_crash_create
 	test_commit_confirmed
+	test_apply_cooperative
 "
 
 TAG=$(printf '%04x' $(((RANDOM << 1 ^ $$ ^ RANDOM) & 0xffff)))
@@ -87,6 +88,7 @@ POOL_HI=299
 MARK_BASE=$((0x10000))
 TABLE_BASE=1000
 RULE_PREF=9000 # VIFMGR_RULE_PRIORITY
+FLOOR_PREF=9001 # VIFMGR_FLOOR_PRIORITY: the kill switch's blackhole rules
 UDP_PORT=$((20000 + RANDOM % 20000))
 SOCKS_PORT=$((40000 + RANDOM % 20000))
 
@@ -406,8 +408,12 @@ wait_ports() {
 # dataplane show agrees, as after a clean start:
 #  - every VIF is ACTIVE or ERROR (none CREATING or REMOVING);
 #  - every ACTIVE VIF has its port veth (up, in $NS_HOST), its service end
-#    (here or in its netns), its rule, its table's blackhole, and a live
-#    dataplane entry on that very port;
+#    (here or in its netns), its rule, a floor rule (pref 9001, blackhole)
+#    covering its mark and no blackhole route in its table (the form
+#    older vifds used), and a live dataplane entry on that very port;
+#  - fail closed, as the kernel sees it: a packet with the mark of an
+#    ACTIVE VIF whose table has no route is refused by the blackhole rule
+#    (EINVAL), not routed or merely unroutable (first 3 such VIFs);
 #  - nothing of vifd's form without an ACTIVE VIF: no vp/vs link, no
 #    pref-9000 rule, no route in a VIF table, no dataplane entry (an ERROR
 #    VIF owns nothing: control/vifmgr.h);
@@ -415,17 +421,25 @@ wait_ports() {
 #    confirmation unless pending-ok).
 check_converged() {
 	local desc=$1 pending_ok=${2:-} list links rules routes dp problems
-	local v ns peer cs
+	local v ns peer cs floor m out
 
 	list=$(ctl -j vif list) || { fail "$desc: vif list answers"; return 1; }
 	links=$(ip -n "$NS_HOST" -j -d link show)
 	rules=$(ip -n "$NS_HOST" -j rule show pref $RULE_PREF)
+	floor=$(ip -n "$NS_HOST" -j rule show pref $FLOOR_PREF)
 	routes=$(ip -n "$NS_HOST" -j route show table all)
 	dp=$(dp_json)
-	problems=$(jq -rn --argjson l "$list" --argjson k "$links" \
-		--argjson r "$rules" --argjson rt "$routes" --argjson d "$dp" \
+	# Through files: with a few hundred VIFs the JSON is past ARG_MAX.
+	printf '%s' "$list" >"$TMP/cc.l"; printf '%s' "$links" >"$TMP/cc.k"
+	printf '%s' "$rules" >"$TMP/cc.r"; printf '%s' "$routes" >"$TMP/cc.rt"
+	printf '%s' "$dp" >"$TMP/cc.d"; printf '%s' "$floor" >"$TMP/cc.fl"
+	problems=$(jq -rn --slurpfile L "$TMP/cc.l" --slurpfile K "$TMP/cc.k" \
+		--slurpfile R "$TMP/cc.r" --slurpfile RT "$TMP/cc.rt" \
+		--slurpfile D "$TMP/cc.d" --slurpfile FL "$TMP/cc.fl" \
 		--argjson lo $POOL_LO --argjson hi $POOL_HI \
 		--argjson tb $TABLE_BASE '
+		$L[0] as $l | $K[0] as $k | $R[0] as $r | $RT[0] as $rt |
+		$D[0] as $d | $FL[0] as $fl |
 		def tonum: if type == "string" then
 			(if startswith("0x") then (.[2:] | ascii_downcase | explode |
 				reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end)))
@@ -444,8 +458,14 @@ check_converged() {
 				"VIF \($v.name): service end \($v.peer_ifname) missing" else empty end,
 			if ([$r[] | select((.fwmark | tonum) == $v.mark and (.table | tonum) == $v.table)] | length) != 1 then
 				"VIF \($v.name): rule fwmark \($v.mark) table \($v.table) missing (or twice)" else empty end,
-			if ([$rt[] | select(.type == "blackhole" and .dst == "default" and ((.table // "") | tostring) == ($v.table | tostring))] | length) != 1 then
-				"VIF \($v.name): blackhole default in table \($v.table) missing" else empty end,
+			# fib rules have no bitwise AND for jq to mirror: a block
+			# value/mask is the range [value, value + 2^32 - mask).
+			if ([$fl[] | select(.action == "blackhole") |
+			     (.fwmark | tonum) as $fv | (.fwmask | tonum) as $fm |
+			     select($v.mark >= $fv and $v.mark < $fv + 4294967296 - $fm)] | length) != 1 then
+				"VIF \($v.name): no (or more than one) floor rule drops mark \($v.mark)" else empty end,
+			if ([$rt[] | select(.type == "blackhole" and ((.table // "") | tostring) == ($v.table | tostring))] | length) != 0 then
+				"VIF \($v.name): an old-form blackhole route in table \($v.table)" else empty end,
 			if ($de[$v.vlan | tostring] | not) then "VIF \($v.name): no dataplane entry"
 			elif $de[$v.vlan | tostring].ifindex != $lk[$v.ifname].ifindex then
 				"VIF \($v.name): dataplane entry on ifindex \($de[$v.vlan | tostring].ifindex), port is \($lk[$v.ifname].ifindex // "none")"
@@ -465,6 +485,17 @@ check_converged() {
 			if any($act[]; .vlan == $x) then empty
 			else "orphan dataplane entry VLAN \($x)" end)
 		] | .[]')
+	# Fail closed in the kernel's own words: "Invalid argument" is the
+	# blackhole rule; "Network is unreachable" would be main (no default
+	# here) and a route would be a leak.
+	while read -r v m; do
+		[ -n "$v" ] || continue
+		out=$(ip -n "$NS_HOST" route get 198.51.100.7 mark "$m" 2>&1)
+		grep -q "Invalid argument" <<<"$out" ||
+			problems+=$'\n'"VIF $v: marked traffic not dropped by the floor: $out"
+	done < <(jq -r --slurpfile RT "$TMP/cc.rt" '$RT[0] as $rt | [.vifs[] | select(.state == "ACTIVE") |
+		. as $v | select(all($rt[]; ((.table // "") | tostring) != ($v.table | tostring)))] |
+		.[:3][] | "\(.name) \(.mark)"' <<<"$list")
 	# Service ends inside their namespaces.
 	while read -r v ns peer; do
 		[ -n "$v" ] || continue
@@ -1255,6 +1286,52 @@ trap 'exit 130' INT TERM HUP
 TMP=$(mktemp -d "/tmp/vifd-test.$TAG.XXXXXX") || exit 1
 chmod 755 "$TMP"
 LOG=$TMP/vifd.log
+# ---- 6. a big change set does not hold the loop --------------------------
+
+# One changeset.apply of 180 vif.create (3 journal batches of 64, one per
+# loop turn): pings and vif.show on a second connection are answered while
+# it applies, a mutating request gets BUSY, and a kill -9 in the middle
+# is recovered (the set rolled back, everything converged).
+test_apply_cooperative() {
+	local n=180 ans
+
+	ans=$(timeout 120 "$PY" "$CLIENT" -s "$TMP/vifd.sock" -t 60 \
+		during $n "co$TAG")
+	check_jq "the big set ends CONFIRMED" "$ans" \
+		'.apply.ok == true and .apply.result.changeset.state == "CONFIRMED"'
+	check_jq "requests answered while it applied" "$ans" '.answered >= 1'
+	log "while it applied: $(jq -c '{answered, max_wait_ms, apply_ms, waits_ms}' <<<"$ans")"
+	check_jq "no request waited for the whole set (max_wait_ms < apply_ms / 2)" \
+		"$ans" '.max_wait_ms < .apply_ms / 2'
+	check_jq "a mutating request meanwhile: BUSY, naming the set" "$ans" \
+		'.busy.ok == false and .busy.error.code == "BUSY" and
+		 (.busy.error.message | test("being applied"))'
+	check_eq "all $n VIFs ACTIVE" \
+		"$(ctl -j vif list | jq --arg p "co$TAG" \
+			'[.vifs[] | select((.name | startswith($p)) and .state == "ACTIVE")] | length')" \
+		"$n"
+	check_converged "after the big set"
+	ans=$(timeout 120 "$PY" "$CLIENT" -s "$TMP/vifd.sock" -t 60 send \
+		"$(jq -cn --arg p "co$TAG" --argjson n $n '{id: "del",
+		  cmd: "changeset.apply", args: {confirm: true, items:
+		  [range(1; $n + 1) | {id: "d\(.)", op: "vif.delete",
+		   args: {name: "\($p)\(.)"}}]}}')")
+	check_jq "all of them deleted in one set" "$ans" \
+		'.ok == true and .result.changeset.state == "CONFIRMED"'
+
+	# kill -9 while the set is applying: the first VIF is ACTIVE, the
+	# rest not yet.  The restart rolls the set back.
+	ans=$(timeout 120 "$PY" "$CLIENT" -s "$TMP/vifd.sock" -t 60 \
+		during $n "ck$TAG" --kill "$VIFD_PID")
+	check_jq "killed mid-set" "$ans" '.killed == true'
+	kill9_vifd
+	restart_vifd "after a kill -9 mid-set" || return
+	check_eq "none of its VIFs ACTIVE after the restart" \
+		"$(ctl -j vif list | jq --arg p "ck$TAG" \
+			'[.vifs[] | select((.name | startswith($p)) and .state == "ACTIVE")] | length')" 0
+	check_converged "after a kill -9 mid-set"
+}
+
 setup || { log "ERROR: setup failed"; exit 1; }
 
 log "tag $TAG; appliance netns $NS_HOST; pins $PIN; pool $POOL_LO-$POOL_HI"

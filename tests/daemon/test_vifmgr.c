@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 
@@ -320,6 +321,72 @@ static int rule_count(__u32 mark, __u32 table)
 	return q.n;
 }
 
+/* Kill-switch floor rules (VIFMGR_FLOOR_PRIORITY) that match mark. */
+struct floor_q {
+	__u32 mark;
+	int n, all;
+};
+
+static int floor_q_cb(const struct nl_rule *r, void *ctx)
+{
+	struct floor_q *q = ctx;
+
+	if (r->action != FR_ACT_BLACKHOLE ||
+	    r->priority != VIFMGR_FLOOR_PRIORITY || r->other_selectors)
+		return 0;
+	q->all++;
+	if ((q->mark & r->fwmask) == r->fwmark)
+		q->n++;
+	return 0;
+}
+
+/* How many floor rules drop mark (1 when covered), -1 on error. */
+static int floor_count(__u32 mark)
+{
+	struct floor_q q = { mark, 0, 0 };
+
+	if (nl_rule_list(g_nl, floor_q_cb, &q))
+		return -1;
+	return q.n;
+}
+
+static int floor_total(void)
+{
+	struct floor_q q = { 0, 0, 0 };
+
+	if (nl_rule_list(g_nl, floor_q_cb, &q))
+		return -1;
+	return q.all;
+}
+
+/*
+ * Fail closed, as the kernel decides it: main has a default route (the
+ * veth vmdflt0, set up in main()), yet a packet with the VIF's mark and
+ * no route in the VIF's table gets no route at all.  An unmarked one
+ * does, so the check cannot pass for want of a main route.
+ */
+static bool marked_dropped(__u32 mark)
+{
+	return ASSERT_EQ(sh("ip route get 198.51.100.7 >/dev/null 2>&1"), 0,
+			 "unmarked: main's default") &&
+	       ASSERT_TRUE(sh("ip route get 198.51.100.7 mark 0x%x >/dev/null 2>&1",
+			      mark) != 0,
+			   "marked: no route, never main's");
+}
+
+/* The floor block (default mark base) that holds mark. */
+static struct alloc_mark_block floor_block(__u32 mark)
+{
+	struct alloc_mark_block b[ALLOC_MARK_BLOCKS_MAX] = { 0 };
+	int n, i;
+
+	n = alloc_mark_blocks(g_cfg.mark_base, b, ALLOC_MARK_BLOCKS_MAX);
+	for (i = 0; i < n; i++)
+		if ((mark & b[i].mask) == b[i].value)
+			return b[i];
+	return b[0];
+}
+
 struct route_q {
 	int n, blackhole, unicast_oif;
 };
@@ -329,10 +396,7 @@ static int route_q_cb(const struct nl_route *r, void *ctx)
 	struct route_q *q = ctx;
 
 	q->n++;
-	/* VIFMGR_BLACKHOLE_METRIC_OF(vlan): one metric per VLAN. */
-	if (!r->dst && !r->prefix_len && r->type == RTN_BLACKHOLE &&
-	    r->priority > VIFMGR_BLACKHOLE_METRIC &&
-	    r->priority < VIFMGR_BLACKHOLE_METRIC_OF(4095))
+	if (r->type == RTN_BLACKHOLE)
 		q->blackhole++;
 	if (!r->dst && !r->prefix_len && r->type == RTN_UNICAST)
 		q->unicast_oif = r->oif;
@@ -513,10 +577,18 @@ static bool check_active(const char *name)
 	snprintf(want, sizeof(want), "fwmark 0x%x lookup %u", v.mark, v.table);
 	if (!ASSERT_TRUE(sh_has(want, "ip rule show"), "ip rule"))
 		goto out;
+	/*
+	 * The kill switch's floor: one blackhole rule covers the mark, no
+	 * per-table blackhole any more, and without a gateway route the
+	 * kernel drops marked traffic instead of routing it by main.
+	 */
 	rq = routes_of(v.table);
-	if (!ASSERT_EQ(rq.blackhole, 1, "blackhole default in the table") ||
-	    !ASSERT_TRUE(sh_has("blackhole default", "ip route show table %u",
-				v.table), "ip route: blackhole"))
+	if (!ASSERT_EQ(floor_count(v.mark), 1, "one floor rule drops the mark") ||
+	    !ASSERT_TRUE(sh_has("blackhole", "ip rule show pref %u",
+				VIFMGR_FLOOR_PRIORITY), "ip rule: floor") ||
+	    !ASSERT_EQ(rq.blackhole, 0, "no blackhole route in the table"))
+		goto out;
+	if (!rq.unicast_oif && !marked_dropped(v.mark))
 		goto out;
 
 	/* The dataplane entry, field by field, and the port's program. */
@@ -686,7 +758,7 @@ static int test_create_three(void)
 	    !ASSERT_EQ(e.flags & VIF_QUOTA_FLAGS,
 		       VIF_F_QUOTA_BLOCK | VIF_F_QUOTA_RX | VIF_F_QUOTA_TX,
 		       "quota flags") ||
-	    !ASSERT_EQ(routes_of(c.table).n, 1, "only the blackhole"))
+	    !ASSERT_EQ(routes_of(c.table).n, 0, "no route: the floor drops"))
 		goto out;
 	/* CREATING and ACTIVE for each. */
 	if (!ASSERT_EQ(g_ev.state, 6, "state events") ||
@@ -1004,15 +1076,17 @@ static int test_reconcile_repair(void)
 	if (!ASSERT_EQ(sh("ip link del %s", a.ifname), 0, "rep1 veth") ||
 	    !ASSERT_EQ(sh("ip rule del fwmark 0x%x lookup %u pref %u", b.mark,
 			  b.table, VIFMGR_RULE_PRIORITY), 0, "rep2 rule") ||
-	    !ASSERT_EQ(sh("ip route del blackhole default table %u metric %u",
-			  b.table, VIFMGR_BLACKHOLE_METRIC_OF(b.vlan)), 0,
-		       "rep2 route") ||
+	    !ASSERT_EQ(sh("ip rule del pref %u fwmark 0x%x/0x%x blackhole",
+			  VIFMGR_FLOOR_PRIORITY, floor_block(b.mark).value,
+			  floor_block(b.mark).mask), 0,
+		       "rep2's floor rule") ||
 	    !ASSERT_EQ(sh("ip -n %s addr flush dev %s", g_ns, b.peer_ifname),
 		       0, "rep2 service address") ||
 	    !ASSERT_EQ(sh("ip netns del %s", ns), 0, "rep3 netns") ||
 	    !ASSERT_OK(restart(), "restart"))
 		goto out;
 	if (!ASSERT_OK(vifmgr_reconcile(g_m, &rep), "reconcile") ||
+	    !ASSERT_EQ(floor_count(b.mark), 1, "floor back") ||
 	    !ASSERT_EQ(rep.active_repaired, 2, "two repaired") ||
 	    !ASSERT_EQ(rep.active_failed, 1, "one failed") ||
 	    !ASSERT_EQ(rep.failures, 0, "no failures") ||
@@ -1037,6 +1111,72 @@ static int test_reconcile_repair(void)
 	ret = 0;
 out:
 	sh("ip netns del %s 2>/dev/null", ns);
+	return ret;
+}
+
+/*
+ * An older vifd's kill switch: a blackhole route per table (metric 65535
+ * + VLAN, or the bare 65535) and no floor rule.  Reconcile puts the floor
+ * in first, then removes the routes; a floor rule of a mark base nobody
+ * uses goes, a rule at the floor's priority that is not a floor stays.
+ */
+static int test_reconcile_old_floor(void)
+{
+	struct vifmgr_report rep;
+	struct vifd_vif a, b;
+	int i, nfloor, ret = -1;
+
+	reset_all();
+	if (!ASSERT_OK(create("old1", 0, NULL), "create old1") ||
+	    !ASSERT_OK(create("old2", 0, g_ns), "create old2") ||
+	    !snap("old1", &a) || !snap("old2", &b))
+		goto out;
+	nfloor = floor_total();
+	if (!ASSERT_TRUE(nfloor > 0 && nfloor <= ALLOC_MARK_BLOCKS_MAX,
+			 "floor rules"))
+		goto out;
+	for (i = 0; i < nfloor; i++)
+		if (!ASSERT_EQ(sh("ip rule del pref %u", VIFMGR_FLOOR_PRIORITY),
+			       0, "floor rule off"))
+			goto out;
+	if (!ASSERT_EQ(sh("ip route add blackhole default table %u metric %u proto static",
+			  a.table, VIFMGR_BLACKHOLE_METRIC_OF(a.vlan)), 0,
+		       "old1's old blackhole") ||
+	    !ASSERT_EQ(sh("ip route add blackhole default table %u metric %u proto static",
+			  b.table, VIFMGR_BLACKHOLE_METRIC), 0,
+		       "old2's older blackhole") ||
+	    !ASSERT_EQ(sh("ip rule add pref %u fwmark 0x20000/0xfffff000 blackhole",
+			  VIFMGR_FLOOR_PRIORITY), 0, "stale floor") ||
+	    !ASSERT_EQ(sh("ip rule add pref %u fwmark 0x7 lookup 301",
+			  VIFMGR_FLOOR_PRIORITY), 0, "foreign rule at 9001") ||
+	    !ASSERT_OK(restart(), "restart"))
+		goto out;
+	if (!ASSERT_OK(vifmgr_reconcile(g_m, &rep), "reconcile") ||
+	    !ASSERT_EQ(rep.failures, 0, "no failures") ||
+	    !ASSERT_EQ(rep.routes_removed, 2, "old blackholes removed") ||
+	    !ASSERT_EQ(rep.rules_removed, 1, "stale floor removed") ||
+	    !ASSERT_EQ(floor_total(), nfloor, "floor back, whole") ||
+	    !ASSERT_EQ(floor_count(0x20010), 0, "stale floor gone") ||
+	    !ASSERT_TRUE(sh_has("fwmark 0x7 lookup 301", "ip rule show"),
+			 "foreign rule kept") ||
+	    !check_active("old1") || !check_active("old2"))
+		goto out;
+	if (!ASSERT_OK(vifmgr_reconcile(g_m, &rep), "again") ||
+	    !ASSERT_EQ(rep.rules_removed + rep.routes_removed, 0,
+		       "converged") ||
+	    !ASSERT_EQ(rep.active_ok, 2, "both ok"))
+		goto out;
+	/* The floor outlives the VIFs: it is the process's, not theirs. */
+	if (!ASSERT_OK(del("old1"), "del") || !ASSERT_OK(del("old2"), "del") ||
+	    !check_empty() ||
+	    !ASSERT_EQ(floor_total(), nfloor, "floor stays"))
+		goto out;
+	ret = 0;
+out:
+	sh("ip rule del pref %u fwmark 0x7 lookup 301 2>/dev/null",
+	   VIFMGR_FLOOR_PRIORITY);
+	sh("ip rule del pref %u fwmark 0x20000/0xfffff000 blackhole 2>/dev/null",
+	   VIFMGR_FLOOR_PRIORITY);
 	return ret;
 }
 
@@ -1158,7 +1298,8 @@ static int test_reconcile_row_removed(void)
 	if (!ASSERT_OK(vifmgr_reconcile(g_m, &rep), "reconcile") ||
 	    !ASSERT_EQ(rep.entries_removed, 1, "entry") ||
 	    !ASSERT_EQ(rep.rules_removed, 1, "rule") ||
-	    !ASSERT_EQ(rep.routes_removed, 1, "route") ||
+	    /* no gateway: its table never had a route */
+	    !ASSERT_EQ(rep.routes_removed, 0, "route") ||
 	    !ASSERT_EQ(rep.links_removed, 1, "veth") ||
 	    !ASSERT_EQ(rep.allocs_freed, 1, "orphan allocation") ||
 	    !check_gone(&v, false) || !check_empty())
@@ -1511,8 +1652,9 @@ static int test_setters(void)
 	if (!ASSERT_EQ(sh("ip link del tgw1"), 0, "tun gone") ||
 	    !ASSERT_OK(vifmgr_route_sync(g_m, vifmgr_find(g_m, "gw1")->vlan),
 		       "sync without tun") ||
-	    !ASSERT_EQ(routes_of(vifmgr_find(g_m, "gw1")->table).n, 1,
-		       "only the blackhole") ||
+	    !ASSERT_EQ(routes_of(vifmgr_find(g_m, "gw1")->table).n, 0,
+		       "no route: the floor drops") ||
+	    !marked_dropped(vifmgr_find(g_m, "gw1")->mark) ||
 	    !ASSERT_EQ(sh("ip tuntap add tgw1 mode tun && ip link set tgw1 up"),
 		       0, "tun back") ||
 	    !ASSERT_OK(vifmgr_route_sync(g_m, vifmgr_find(g_m, "gw1")->vlan),
@@ -1771,6 +1913,13 @@ static int setup(void)
 		printf("setup: lo: %s\n", nl_errmsg(g_nl));
 		return 1;
 	}
+	/* A default route in main, for the fail-closed checks to leak to. */
+	if (sh("ip link add vmdflt0 type veth peer name vmdflt1 && "
+	       "ip link set vmdflt1 up && ip link set vmdflt0 up && "
+	       "ip route add default dev vmdflt0") != 0) {
+		printf("setup: a default route in main failed\n");
+		return 1;
+	}
 	snprintf(g_dir, sizeof(g_dir), "/tmp/vifmgr-test-XXXXXX");
 	if (!mkdtemp(g_dir)) {
 		printf("setup: mkdtemp: %s\n", strerror(errno));
@@ -1825,6 +1974,7 @@ static const struct test_case cases[] = {
 	TEST_CASE(test_on_link_del),
 	TEST_CASE(test_reconcile_repair),
 	TEST_CASE(test_reconcile_foreign),
+	TEST_CASE(test_reconcile_old_floor),
 	TEST_CASE(test_reconcile_row_removed),
 	TEST_CASE(test_reconcile_noop),
 	TEST_CASE(test_crash_points),

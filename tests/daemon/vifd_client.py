@@ -22,6 +22,17 @@ the hello is checked and not printed):
                       hello still unread, so the close is an RST).
   many N              open N connections before reading anything, then ping
                       on each; prints {"hello","pong","too_many","closed"}.
+  during N PREFIX [--kill PID]
+                      one changeset.apply of N vif.create (names PREFIX1..N)
+                      on a first connection; while it is out, pings and
+                      vif.show of PREFIX1 on a second, one at a time, and
+                      one vif.create; prints {"apply": its answer,
+                      "answered": how many pings/shows were answered
+                      before it, "max_wait_ms": the slowest of them,
+                      "apply_ms": the set's own time,
+                      "busy": the vif.create's answer}.  --kill: SIGKILL
+                      PID once PREFIX1 answers ACTIVE (a crash mid-set),
+                      then print what was seen and exit 0.
 
 Stand-ins (run in the namespace the test puts them in):
 
@@ -263,6 +274,71 @@ def mode_tunhold(a):
                 pass
 
 
+def mode_during(a):
+    sa = connect(a.socket, a.timeout)
+    ra = Reader(sa, a.timeout)
+    hello(ra)
+    sb = connect(a.socket, a.timeout)
+    rb = Reader(sb, a.timeout)
+    hello(rb)
+    items = [{"id": "c%d" % i, "op": "vif.create",
+              "args": {"name": "%s%d" % (a.prefix, i)}}
+             for i in range(1, a.n + 1)]
+    t_apply = time.monotonic()
+    sa.sendall(json.dumps({"id": "big", "cmd": "changeset.apply",
+                           "args": {"items": items}}).encode() + b"\n")
+    answered, max_wait, busy, active, k = 0, 0.0, None, False, 0
+    waits = []
+    apply_ans = None
+    while apply_ans is None:
+        k += 1
+        if busy is None and k == 3:
+            req = {"id": "mut", "cmd": "vif.create",
+                   "args": {"name": a.prefix + "x"}}
+        elif k % 2:
+            req = {"id": "p%d" % k, "cmd": "ping"}
+        else:
+            req = {"id": "s%d" % k, "cmd": "vif.show",
+                   "args": {"name": a.prefix + "1"}}
+        t0 = time.monotonic()
+        sb.sendall(json.dumps(req).encode() + b"\n")
+        m = rb.msg()
+        while m is not None and "id" not in m:
+            m = rb.msg()
+        if m is None:
+            die("vifd closed the second connection")
+        wait = (time.monotonic() - t0) * 1000
+        # Has the set finished meanwhile?  Then this one does not count.
+        r, _, _ = select.select([sa], [], [], 0)
+        if r or ra.buf:
+            apply_ans = ra.msg()
+            while apply_ans is not None and "id" not in apply_ans:
+                apply_ans = ra.msg()
+            break
+        if req["id"] == "mut":
+            busy = m
+        else:
+            answered += 1
+            max_wait = max(max_wait, wait)
+            waits.append(round(wait, 1))
+        if (req["cmd"] == "vif.show" and m.get("ok") and
+                m["result"].get("state") == "ACTIVE"):
+            active = True
+            if a.kill:
+                os.kill(a.kill, signal.SIGKILL)
+                out({"killed": True, "answered": answered,
+                     "max_wait_ms": round(max_wait, 1), "busy": busy})
+                return
+        time.sleep(0.01)
+    if apply_ans is None:
+        apply_ans = ra.msg()
+    out({"apply": apply_ans, "answered": answered,
+         "apply_ms": round((time.monotonic() - t_apply) * 1000, 1),
+         "waits_ms": waits,
+         "max_wait_ms": round(max_wait, 1), "busy": busy,
+         "saw_active": active})
+
+
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     p = argparse.ArgumentParser(description="vifd test client")
@@ -289,6 +365,11 @@ def main():
     x = sub.add_parser("many")
     x.add_argument("n", type=int)
     x.set_defaults(fn=mode_many)
+    x = sub.add_parser("during")
+    x.add_argument("n", type=int)
+    x.add_argument("prefix")
+    x.add_argument("--kill", type=int, default=0)
+    x.set_defaults(fn=mode_during)
     x = sub.add_parser("socks5")
     x.add_argument("port", type=int)
     x.add_argument("ready")
