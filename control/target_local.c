@@ -2432,6 +2432,16 @@ static int verify_vif(struct target_local *t, const struct vifd_vif *v,
 			v->mark, e.table, v->table, e.flags);
 		return -EIO;
 	}
+	/* The entry alone forwards nothing unless the port is served: our
+	 * XDP program on it, or the DPDK engine asked to serve it. */
+	ret = dp_port_status(t->d.dp, port.ifindex, NULL);
+	if (ret <= 0) {
+		ret = ret ?: -ENOLINK;
+		set_err(err, errlen,
+			"port '%s' of VIF '%s' is not served by the dataplane: %s (%d)",
+			v->ifname, v->name, strerror(-ret), ret);
+		return ret;
+	}
 	ks = !!(e.flags & VIF_F_KILLSWITCH);
 	if (t->d.gw) {
 		ret = gw_status(t->d.gw, v->vlan, &st);

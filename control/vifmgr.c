@@ -2665,18 +2665,18 @@ static void rec_active(struct vm_scan *sc, struct vm_vif *w)
 		repaired = true;
 	}
 	/*
-	 * Is the port's program there?  A live entry naming this very port
-	 * proves it: PORT always precedes ENTRY, and a program only leaves
-	 * with its netdev or by a hand detaching it.  Asking the kernel
-	 * instead (dp_xdp_mode_of) dumps every link, O(VIFs) per VIF, so it
-	 * is done only when the entry cannot vouch.  Attached in whatever
-	 * mode: leave it, it is forwarding.
+	 * Is the port served?  A live entry naming this very port proves
+	 * it: PORT always precedes ENTRY, and a program only leaves with
+	 * its netdev or by a hand detaching it.  Otherwise ask the
+	 * dataplane: one link request (XDP, in whatever mode: leave it, it
+	 * is forwarding) or a table scan (DPDK, where PENDING, asked of an
+	 * engine that is not running yet, counts as served).
 	 */
 	if (seen->has_entry &&
 	    seen->entry.svc_ifindex == (__u32)w->port_ifindex)
 		mode = 1;
 	else
-		mode = dp_xdp_mode_of(w->port_ifindex, NULL);
+		mode = dp_port_status(m->dp, w->port_ifindex, NULL);
 	if (mode <= 0) {
 		err = vm_step(&op, VIFMGR_STEP_PORT);
 		if (err)

@@ -87,8 +87,8 @@
  * touched: no port is re-attached, no entry rewritten, so forwarding goes
  * on throughout.  Its port counts as carrying the program when the live
  * dataplane entry names that very ifindex (PORT always precedes ENTRY);
- * only otherwise is the kernel asked (dp_xdp_mode_of(), which dumps every
- * link), so an operator's hand detach of an intact VIF goes unnoticed.
+ * only otherwise is the dataplane asked (dp_port_status()), so an
+ * operator's hand detach of an intact VIF goes unnoticed.
  * Quota limits in the dataplane are the quota manager's (it gives the
  * dataplane limit - base) and are not compared; nor is a FALLBACK VIF's
  * re-route into its fallback (vifmgr_apply_fallback()).
